@@ -1,0 +1,71 @@
+/**
+ * Tribune's configuration, read once at start from the environment. Every
+ * option has a default that lets `npm start` run with no external service.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SFU_OPTIONS, type IceServerConfig, type SfuOptions } from './sfu/sfu-types.js';
+
+export interface TribuneConfig {
+  /** Interface to listen on. Default '0.0.0.0' (TRIBUNE_HOST). */
+  host: string;
+  /** TCP port; 0 picks a free one. Default 8080 (PORT). */
+  port: number;
+  /** Base URL put in share links; default: derived from the request's Host (TRIBUNE_PUBLIC_URL). */
+  publicUrl: string | undefined;
+  /** Key that signs stage and host tokens; default: random per process (TRIBUNE_SECRET, hex, ≥ 32 bytes). */
+  secret: Uint8Array;
+  /** Lifetime of stage and host tokens, in seconds. Default 12 h. */
+  tokenTtlSeconds: number;
+  /** Live Spaces this process hosts at most. Default 200. */
+  maxLiveSpaces: number;
+  /** People on one stage at most (host + 2 co-hosts + 10 speakers). Default 13. */
+  maxStageMembers: number;
+  /** Where the built browser client lives. Default dist/web. */
+  webRoot: string;
+  sfu: SfuOptions;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConfig {
+  return {
+    host: env.TRIBUNE_HOST ?? '0.0.0.0',
+    port: env.PORT === undefined ? 8080 : parsePort(env.PORT),
+    publicUrl: env.TRIBUNE_PUBLIC_URL || undefined,
+    secret: env.TRIBUNE_SECRET ? Buffer.from(env.TRIBUNE_SECRET, 'hex') : randomBytes(32),
+    tokenTtlSeconds: 12 * 3600,
+    maxLiveSpaces: 200,
+    maxStageMembers: 13,
+    webRoot: fileURLToPath(new URL('../dist/web/', import.meta.url)),
+    sfu: {
+      ...DEFAULT_SFU_OPTIONS,
+      iceServers: parseIceServers(env.TRIBUNE_ICE_SERVERS),
+      icePortRange: parsePortRange(env.TRIBUNE_ICE_PORT_RANGE),
+      iceAdditionalHostAddresses: (env.TRIBUNE_ICE_EXTRA_HOSTS ?? '').split(',').filter(Boolean),
+    },
+  };
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be 0-65535, got ${value}`);
+  return port;
+}
+
+/** TRIBUNE_ICE_SERVERS: JSON array of RTCIceServer, e.g. [{"urls":"stun:stun.example.org:3478"}]. */
+function parseIceServers(value: string | undefined): IceServerConfig[] {
+  if (!value) return [];
+  const parsed: unknown = JSON.parse(value);
+  if (!Array.isArray(parsed)) throw new Error('TRIBUNE_ICE_SERVERS must be a JSON array of {urls, username?, credential?}');
+  return parsed as IceServerConfig[];
+}
+
+/** TRIBUNE_ICE_PORT_RANGE: "40000-40100". */
+function parsePortRange(value: string | undefined): [number, number] | undefined {
+  if (!value) return undefined;
+  const match = /^(\d+)-(\d+)$/.exec(value);
+  if (!match) throw new Error('TRIBUNE_ICE_PORT_RANGE must look like 40000-40100');
+  const low = parsePort(match[1] ?? '');
+  const high = parsePort(match[2] ?? '');
+  if (low >= high) throw new Error('TRIBUNE_ICE_PORT_RANGE: the low port must be below the high port');
+  return [low, high];
+}

@@ -1,0 +1,119 @@
+/**
+ * Assembles one Tribune process: the HTTP border (fastify), the control API,
+ * stage signalling and the browser client. `main.ts` starts it; tests build
+ * it on a free port.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
+import type { TribuneConfig } from './config.js';
+import { controlRoutes } from './control/http-routes.js';
+import { SpaceRegistry } from './control/space-registry.js';
+import { StageTokens } from './control/stage-tokens.js';
+import { SIGNAL_LIMITS } from './wire/signalling.js';
+import { TribuneError } from './wire/errors.js';
+
+export interface Tribune {
+  app: FastifyInstance;
+  spaces: SpaceRegistry;
+  /** Listens on config.host:config.port and resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Ends every Space and closes the server. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export async function buildServer(config: TribuneConfig): Promise<Tribune> {
+  const app = Fastify({
+    logger: process.env.TRIBUNE_LOG === '1' ? { level: 'info' } : false,
+    // Slow or stalled clients lose their connection instead of holding it.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+    bodyLimit: 16 * 1024,
+    routerOptions: { maxParamLength: 100 },
+    http: { maxHeaderSize: 16 * 1024 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  const spaces = new SpaceRegistry(config);
+  const tokens = new StageTokens(config.secret, config.tokenTtlSeconds);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tribune API',
+        version: '0.1.0',
+        description: 'Live audio Spaces. Errors carry a stable code from docs/ERRORS.md.',
+      },
+      components: {
+        securitySchemes: { hostToken: { type: 'http', scheme: 'bearer', description: 'The host token of a Space' } },
+      },
+    },
+  });
+  await app.register(fastifyWebsocket, {
+    // Hard transport cap; the signalling handler enforces the smaller
+    // documented limit itself so it can answer with an error code first.
+    options: { maxPayload: SIGNAL_LIMITS.maxMessageBytes * 4 },
+  });
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const tribune = toTribuneError(error);
+    if (tribune.status >= 500) app.log.error(error);
+    void reply.code(tribune.status).send(tribune.toBody());
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send(new TribuneError('ROUTE_NOT_FOUND').toBody());
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, liveSpaces: spaces.liveCount() }));
+
+  await app.register(async (scope) => controlRoutes(scope, { config, spaces, tokens }));
+
+  if (existsSync(join(config.webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: 'index.html', wildcard: false });
+    app.get('/s/:id', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
+  } else {
+    app.get('/', { schema: { hide: true } }, (_request, reply) =>
+      reply.type('text/plain').send('The browser client is not built: run `npm run build:web`.'),
+    );
+  }
+
+  let closed = false;
+  return {
+    app,
+    spaces,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+      return `http://${host}:${port}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await spaces.closeAll();
+      await app.close();
+    },
+  };
+}
+
+/** Maps fastify's own errors onto the catalogue. */
+function toTribuneError(error: FastifyError): TribuneError {
+  if (error instanceof TribuneError) return error;
+  if (error.validation) return new TribuneError('VALIDATION_FAILED', error.message.slice(0, 300));
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new TribuneError('BODY_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new TribuneError('UNSUPPORTED_MEDIA_TYPE');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new TribuneError('VALIDATION_FAILED', 'the body is not valid JSON');
+  }
+  if (error.statusCode === 400 || error instanceof SyntaxError) return new TribuneError('VALIDATION_FAILED', 'the body is not valid JSON');
+  return new TribuneError('INTERNAL');
+}

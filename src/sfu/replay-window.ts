@@ -1,0 +1,77 @@
+/**
+ * SRTP replay protection, RFC 3711 §3.3.2: a sliding window over the packet
+ * index (ROC << 16 | SEQ) of each SSRC. werift authenticates every SRTP
+ * packet (a forged tag never gets here) but keeps no replay list, so the SFU
+ * checks each authenticated packet once more before it forwards it.
+ *
+ *   highest index seen ----------------------------------------+
+ *                                                              v
+ *   [ bit size-1 ........................... bit 1 | bit 0 ]
+ *     older                                           newest
+ *
+ * A packet older than the window, or one whose bit is already set, is a
+ * replay and is dropped.
+ */
+export class ReplayWindow {
+  /** Window size in packets; RFC 3711 requires at least 64. */
+  readonly size: number;
+  private highestIndex = -1;
+  private mask = 0n;
+
+  constructor(size = 128) {
+    if (size < 64) throw new RangeError('RFC 3711 §3.3.2: the replay window holds at least 64 packets');
+    this.size = size;
+  }
+
+  /** Returns true and records the packet when it is new; false for a replay. */
+  accept(seq16: number): boolean {
+    if (this.highestIndex < 0) {
+      this.highestIndex = seq16;
+      this.mask = 1n;
+      return true;
+    }
+    const index = this.estimateIndex(seq16);
+    if (index > this.highestIndex) {
+      const shift = index - this.highestIndex;
+      this.mask = shift >= this.size ? 1n : ((this.mask << BigInt(shift)) | 1n) & ((1n << BigInt(this.size)) - 1n);
+      this.highestIndex = index;
+      return true;
+    }
+    const delta = this.highestIndex - index;
+    if (delta >= this.size) return false;
+    const bit = 1n << BigInt(delta);
+    if (this.mask & bit) return false;
+    this.mask |= bit;
+    return true;
+  }
+
+  /** RFC 3711 Appendix A: guess the rollover counter of a received SEQ. */
+  private estimateIndex(seq16: number): number {
+    const roc = Math.floor(this.highestIndex / 65536);
+    const sL = this.highestIndex % 65536;
+    let v = roc;
+    if (sL < 32768) {
+      if (seq16 - sL > 32768) v = roc - 1;
+    } else if (sL - 32768 > seq16) {
+      v = roc + 1;
+    }
+    return v * 65536 + seq16;
+  }
+}
+
+/** One window per SSRC, with a bound on how many SSRCs one sender may use. */
+export class ReplayGuard {
+  private readonly windows = new Map<number, ReplayWindow>();
+
+  constructor(private readonly maxSsrcs = 4) {}
+
+  accept(ssrc: number, seq16: number): boolean {
+    let window = this.windows.get(ssrc);
+    if (!window) {
+      if (this.windows.size >= this.maxSsrcs) return false;
+      window = new ReplayWindow();
+      this.windows.set(ssrc, window);
+    }
+    return window.accept(seq16);
+  }
+}

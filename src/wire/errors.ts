@@ -1,0 +1,76 @@
+/**
+ * The error catalogue: every error Tribune reports to a client, HTTP or
+ * WebSocket, has a stable code from this table. Clients and tests match on
+ * `code`, never on `message` (after fastify's lib/errors.js).
+ *
+ * `status` is the HTTP status at the REST border; `close` is the WebSocket
+ * close code (RFC 6455 §7.4) when the error ends a signalling connection,
+ * or undefined when the connection survives it.
+ *
+ * docs/ERRORS.md documents every code; test/unit/error-catalogue.test.ts
+ * keeps the two in step.
+ */
+export const ERRORS = {
+  // --- HTTP border -------------------------------------------------------
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match its schema' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this route accepts' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side' },
+  // --- Spaces (control) --------------------------------------------------
+  SPACE_NOT_FOUND: { status: 404, message: 'No Space with this id' },
+  SPACE_ENDED: { status: 410, message: 'This Space has ended' },
+  SPACE_LIMIT_REACHED: { status: 503, message: 'This server hosts as many live Spaces as it is configured for' },
+  TOKEN_MISSING: { status: 401, message: 'A stage or host token is required' },
+  TOKEN_INVALID: { status: 401, message: 'The token is malformed, forged or expired' },
+  TOKEN_WRONG_SPACE: { status: 403, message: 'The token belongs to another Space' },
+  NOT_HOST: { status: 403, message: 'Only the host can do this' },
+  STAGE_FULL: { status: 409, message: 'The stage has as many people as it allows' },
+  // --- Signalling (WebSocket) --------------------------------------------
+  SIGNAL_NOT_JSON: { status: 400, message: 'A signalling message must be a JSON object', close: 1007 },
+  SIGNAL_TOO_LARGE: { status: 413, message: 'A signalling message is larger than allowed', close: 1009 },
+  SIGNAL_INVALID: { status: 400, message: 'The signalling message does not match its schema', close: undefined },
+  SIGNAL_RATE_LIMITED: { status: 429, message: 'More signalling messages than a person sends', close: 1008 },
+  SIGNAL_NOT_JOINED: { status: 409, message: 'Send join before anything else', close: undefined },
+  SIGNAL_ALREADY_JOINED: { status: 409, message: 'This connection already joined the stage', close: undefined },
+  SDP_INVALID: { status: 400, message: 'The session description could not be applied', close: undefined },
+  SDP_TOO_LARGE: { status: 413, message: 'The session description is larger than allowed', close: undefined },
+  NEGOTIATION_OUT_OF_ORDER: { status: 409, message: 'No offer is waiting for this answer', close: undefined },
+  ICE_CANDIDATE_INVALID: { status: 400, message: 'The ICE candidate could not be applied', close: undefined },
+  JOIN_TIMEOUT: { status: 408, message: 'The connection did not join in time', close: 1008 },
+} as const satisfies Record<string, { status: number; message: string; close?: number | undefined }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The JSON body of every error answer at the HTTP border. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: string | undefined };
+}
+
+export class TribuneError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: string | undefined;
+
+  constructor(code: ErrorCode, details?: string) {
+    super(ERRORS[code].message);
+    this.name = 'TribuneError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+
+  /** WebSocket close code for errors that end a signalling connection. */
+  get closeCode(): number | undefined {
+    const entry = ERRORS[this.code] as { close?: number | undefined };
+    return entry.close;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
