@@ -73,12 +73,17 @@ export class StageSession extends Emitter<StageSessionEvents> {
       };
       socket.onmessage = (event) => {
         const message = JSON.parse(String(event.data)) as ServerMessage;
-        if (message.type === 'welcome') resolve(message.you);
         if (message.type === 'error' && !this.me) reject(new Error(`${message.code}: ${message.message}`));
-        // Offers and candidates are applied in order, one at a time.
-        this.queue = this.queue.then(() => this.onMessage(message)).catch((error: unknown) => {
-          this.emit('serverError', 'SDP_INVALID', error instanceof Error ? error.message : String(error));
-        });
+        // Messages are applied in order, one at a time; join() resolves once
+        // the welcome has been applied, so `me` is set for the caller.
+        this.queue = this.queue
+          .then(() => this.onMessage(message))
+          .then(() => {
+            if (message.type === 'welcome') resolve(message.you);
+          })
+          .catch((error: unknown) => {
+            this.emit('serverError', 'SDP_INVALID', error instanceof Error ? error.message : String(error));
+          });
       };
     });
   }

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TribuneConfig } from '../config.js';
-import { API_LIMITS, CreateSpaceBody, CreatedSpace, ErrorSchema, SpaceEnvelope, SpaceParams, StageQuery, type SpaceView } from '../wire/api.js';
+import { API_LIMITS, CreateSpaceBody, CreatedSpace, ErrorSchema, SpaceEnvelope, SpaceParams, StageInvite, StageQuery, type SpaceView } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 import type { StageRole } from '../wire/signalling.js';
 import type { Space } from './space.js';
@@ -105,6 +105,29 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
       if (grant.role !== 'host') throw new TribuneError('NOT_HOST');
       await space.end();
       return { space: spaceView(space) };
+    },
+  );
+
+  api.post(
+    '/api/spaces/:id/invites',
+    {
+      bodyLimit: API_LIMITS.maxBodyBytes,
+      schema: {
+        summary: 'A fresh share link that joins the stage (host only)',
+        description: 'Send the host token as `Authorization: Bearer <hostToken>`.',
+        tags: ['spaces'],
+        params: SpaceParams,
+        security: [{ hostToken: [] }],
+        response: { 201: StageInvite, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const space = spaces.get(request.params.id);
+      const grant = await tokens.verify(bearer(request), space.id);
+      if (grant.role !== 'host') throw new TribuneError('NOT_HOST');
+      if (space.state !== 'live') throw new TribuneError('SPACE_ENDED');
+      const stageToken = await tokens.issue({ spaceId: space.id, role: 'speaker' });
+      return reply.code(201).send({ stageToken, stageUrl: `${baseUrl(config, request)}/s/${space.id}?t=${stageToken}` });
     },
   );
 

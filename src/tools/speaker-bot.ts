@@ -54,6 +54,8 @@ export class SpeakerBot {
   private readonly track: MediaStreamTrack;
   private readonly sinks: { stop(): void }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The server's answer when it refused the WebSocket upgrade (status and catalogue code). */
+  private refusal: Promise<string> | undefined;
   private program: AudioProgram;
   private phase = 0;
   private frameIndex = 0;
@@ -66,7 +68,7 @@ export class SpeakerBot {
       socketUrl: stageSocketUrl(options.spaceUrl),
       name: options.name,
       track: this.track,
-      createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+      createSocket: (url) => this.openSocket(url),
       createPeerConnection: (config) => new RTCPeerConnection(config) as unknown as globalThis.RTCPeerConnection,
     });
     this.session.on('remoteTrack', (memberId, track) => this.listen(memberId, track));
@@ -74,8 +76,36 @@ export class SpeakerBot {
 
   /** Joins the stage and starts playing; resolves once the server welcomed us. */
   async start(): Promise<void> {
-    await this.session.join();
+    try {
+      await this.session.join();
+    } catch (error) {
+      if (this.refusal) throw new Error(await this.refusal);
+      throw error;
+    }
     this.startClock();
+  }
+
+  private openSocket(url: string): SocketLike {
+    const socket = new WebSocket(url);
+    socket.on('unexpected-response', (_request, response) => {
+      this.refusal = new Promise((resolve) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk.slice(0, 4096)));
+        response.on('end', () => {
+          let code = '';
+          try {
+            code = (JSON.parse(body) as { error?: { code?: string } }).error?.code ?? '';
+          } catch {
+            // Not one of our JSON errors (a proxy in between, say).
+          }
+          resolve(`${code || 'REFUSED'}: the server answered ${response.statusCode} to the stage connection`);
+          // With an 'unexpected-response' listener, ending the attempt is ours to do.
+          socket.terminate();
+        });
+      });
+    });
+    return socket as unknown as SocketLike;
   }
 
   /** Resolves when the peer connection is connected (media flows). */

@@ -5,11 +5,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ERRORS } from './errors.js';
 
-export const API_LIMITS = {
-  /** Largest JSON body on the Spaces API, in bytes. */
-  maxBodyBytes: 4 * 1024,
-  maxTitleChars: 100,
-} as const;
+import { API_LIMITS } from './limits.js';
+
+export { API_LIMITS };
 
 export const SpaceId = Type.String({ pattern: '^[a-z2-9]{10}$', description: 'Space id' });
 
@@ -46,6 +44,12 @@ export const CreatedSpace = Type.Object({
   stageUrl: Type.String({ description: 'Share link that joins the stage' }),
 });
 export type CreatedSpace = Static<typeof CreatedSpace>;
+
+export const StageInvite = Type.Object({
+  stageToken: Type.String(),
+  stageUrl: Type.String({ description: 'Share link that joins the stage' }),
+});
+export type StageInvite = Static<typeof StageInvite>;
 
 export const SpaceParams = Type.Object({ id: SpaceId });
 export const StageQuery = Type.Object({ token: Type.String({ maxLength: 2048 }) });

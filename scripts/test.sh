@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `npm test`: installs what the tests need from Debian's packages when it is
+# missing, then runs the whole suite: lint, type check, unit, integration and
+# browser tests (one node:test run, so its closing summary counts them all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+if ((${#need[@]})); then
+  echo "installing Debian packages: ${need[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+echo "== lint"; npx eslint .
+echo "== typecheck"; npx tsc --noEmit -p .
+echo "== build web client"; node scripts/build-web.js
+echo "== tests"
+node --import tsx --test --test-concurrency=1 --test-timeout=180000 \
+  test/unit/*.test.ts test/integration/*.test.ts test/browser/*.test.ts

@@ -1,0 +1,88 @@
+/**
+ * `npm run speaker -- --space <share link> (--wav <file> | --tone <hz>) [--name <name>] [--seconds <n>]`
+ *
+ * Joins a Space's stage from Node as a real WebRTC peer and plays the audio
+ * in real time until interrupted (or for --seconds). WAV files of any rate
+ * or channel count are converted to 48 kHz mono 16-bit.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import wavefile from 'wavefile';
+import { SAMPLE_RATE, SpeakerBot, type AudioProgram } from './speaker-bot.js';
+
+const USAGE = 'usage: npm run speaker -- --space <share link> (--wav <file> | --tone <hz>) [--name <name>] [--seconds <n>]';
+
+function fail(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function readWav(path: string): Int16Array {
+  const wav = new wavefile.WaveFile(readFileSync(path));
+  wav.toBitDepth('16');
+  wav.toSampleRate(SAMPLE_RATE);
+  const fmt = wav.fmt as { numChannels: number };
+  const channels = wav.getSamples(false, Int16Array) as unknown as Int16Array[] | Int16Array;
+  if (fmt.numChannels === 1) return channels as Int16Array;
+  // Down-mix to mono by averaging the channels.
+  const list = channels as Int16Array[];
+  const length = list[0]?.length ?? 0;
+  const mono = new Int16Array(length);
+  for (let i = 0; i < length; i++) {
+    let sum = 0;
+    for (const channel of list) sum += channel[i] ?? 0;
+    mono[i] = Math.round(sum / list.length);
+  }
+  return mono;
+}
+
+const { values } = parseArgs({
+  options: {
+    space: { type: 'string' },
+    wav: { type: 'string' },
+    tone: { type: 'string' },
+    name: { type: 'string', default: 'Speaker bot' },
+    seconds: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!values.space) fail('--space is required');
+if ((values.wav === undefined) === (values.tone === undefined)) fail('give exactly one of --wav and --tone');
+
+let program: AudioProgram;
+if (values.tone !== undefined) {
+  const hz = Number(values.tone);
+  if (!Number.isFinite(hz) || hz < 20 || hz > 20_000) fail('--tone takes a frequency in Hz, 20 to 20000');
+  program = { kind: 'tone', hz };
+} else {
+  program = { kind: 'pcm', samples: readWav(values.wav ?? ''), loop: true };
+}
+
+const bot = new SpeakerBot({ spaceUrl: values.space, name: values.name ?? 'Speaker bot', program });
+bot.session.on('ended', () => {
+  console.log('the Space ended');
+  bot.stop();
+  process.exit(0);
+});
+bot.session.on('serverError', (code, message) => console.error(`server: ${code}: ${message}`));
+try {
+  await bot.start();
+  await bot.connected();
+} catch (error) {
+  bot.stop();
+  fail(`could not join: ${error instanceof Error ? error.message : String(error)}`);
+}
+console.log(`on stage as "${values.name}", playing ${values.tone !== undefined ? `${values.tone} Hz` : values.wav}; Ctrl-C to leave`);
+
+const leave = (): void => {
+  bot.session.leave();
+  bot.stop();
+  process.exit(0);
+};
+process.on('SIGINT', leave);
+process.on('SIGTERM', leave);
+if (values.seconds !== undefined) setTimeout(leave, Number(values.seconds) * 1000);
