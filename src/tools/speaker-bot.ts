@@ -79,7 +79,7 @@ export class SpeakerBot {
     try {
       await this.session.join();
     } catch (error) {
-      if (this.refusal) throw new Error(await this.refusal);
+      if (this.refusal) throw new Error(await this.refusal, { cause: error });
       throw error;
     }
     this.startClock();
