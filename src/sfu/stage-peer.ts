@@ -149,6 +149,11 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
     }
   }
 
+  /** The current local offer and remote answer, for diagnostics and tests. */
+  descriptions(): { local: string | undefined; remote: string | undefined } {
+    return { local: this.pc.localDescription?.sdp, remote: this.pc.remoteDescription?.sdp };
+  }
+
   /** Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
