@@ -14,6 +14,7 @@ import { controlRoutes } from './control/http-routes.js';
 import { SpaceRegistry } from './control/space-registry.js';
 import { StageTokens } from './control/stage-tokens.js';
 import { SIGNAL_LIMITS } from './wire/signalling.js';
+import { ErrorBodySchema } from './wire/api.js';
 import { TribuneError } from './wire/errors.js';
 
 export interface Tribune {
@@ -52,7 +53,9 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
         securitySchemes: { hostToken: { type: 'http', scheme: 'bearer', description: 'The host token of a Space' } },
       },
     },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  app.addSchema(ErrorBodySchema);
   await app.register(fastifyWebsocket, {
     // Hard transport cap; the signalling handler enforces the smaller
     // documented limit itself so it can answer with an error code first.

@@ -96,7 +96,7 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
         tags: ['spaces'],
         params: SpaceParams,
         security: [{ hostToken: [] }],
-        response: { 200: SpaceEnvelope, ...errors },
+        response: { 200: SpaceEnvelope, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema },
       },
     },
     async (request) => {
@@ -118,7 +118,7 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
         tags: ['spaces'],
         params: SpaceParams,
         security: [{ hostToken: [] }],
-        response: { 201: StageInvite, ...errors },
+        response: { 201: StageInvite, ...errors, 413: ErrorSchema },
       },
     },
     async (request, reply) => {
@@ -131,31 +131,32 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
     },
   );
 
-  api.get(
-    '/api/spaces/:id/stage',
-    {
-      websocket: true,
-      schema: {
-        summary: 'Stage signalling (WebSocket)',
-        description:
-          'Upgrade to a WebSocket carrying the JSON messages of src/wire/signalling.ts. The token is checked before the upgrade.',
-        tags: ['stage'],
-        params: SpaceParams,
-        querystring: StageQuery,
-        response: { 101: { description: 'Switching to the WebSocket protocol', type: 'null' }, ...errors },
-      },
-      preValidation: async (request: FastifyRequest<{ Params: { id: string }; Querystring: { token?: string } }>) => {
-        const space = spaces.get(request.params.id);
-        if (space.state !== 'live') throw new TribuneError('SPACE_ENDED');
-        grants.set(request, { space, role: (await tokens.verify(request.query.token, space.id)).role });
-      },
+  api.route({
+    method: 'GET',
+    url: '/api/spaces/:id/stage',
+    schema: {
+      summary: 'Stage signalling (WebSocket)',
+      description:
+        'Upgrade to a WebSocket carrying the JSON messages of src/wire/signalling.ts. The token is checked before the upgrade; a plain GET gets 426.',
+      tags: ['stage'],
+      params: SpaceParams,
+      querystring: StageQuery,
+      response: { 101: { description: 'Switching to the WebSocket protocol', type: 'null' }, ...errors, 426: ErrorSchema },
+    },
+    preValidation: async (request: FastifyRequest<{ Params: { id: string }; Querystring: { token?: string } }>) => {
+      const space = spaces.get(request.params.id);
+      if (space.state !== 'live') throw new TribuneError('SPACE_ENDED');
+      grants.set(request, { space, role: (await tokens.verify(request.query.token, space.id)).role });
+    },
+    handler: async () => {
+      throw new TribuneError('UPGRADE_REQUIRED');
     },
     // Synchronous on purpose: a listener attached after an await would miss
     // the client's first message.
-    (socket, request) => {
+    wsHandler: (socket, request) => {
       const grant = grants.get(request);
       if (!grant) return socket.close(1011, 'INTERNAL');
-      handleStageSocket(socket, { space: grant.space, role: grant.role, iceServers: config.sfu.iceServers });
+      handleStageSocket(socket, { space: grant.space, role: grant.role, iceServers: config.sfu.iceServers, log: app.log });
     },
-  );
+  });
 }

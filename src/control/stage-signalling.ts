@@ -20,6 +20,7 @@ export interface SignallingContext {
   iceServers: { urls: string | string[]; username?: string; credential?: string }[];
   /** Called once the connection is gone and its member has left. */
   onClosed?: () => void;
+  log?: { error(object: unknown, message?: string): void };
 }
 
 export function handleStageSocket(socket: WebSocket, context: SignallingContext): void {
@@ -50,7 +51,9 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (closing) return;
     void onMessage(data, isBinary).catch((error: unknown) => {
-      fail(error instanceof TribuneError ? error : new TribuneError('SIGNAL_INVALID', String(error).slice(0, 200)));
+      if (error instanceof TribuneError) return fail(error);
+      context.log?.error(error, 'signalling message failed');
+      fail(new TribuneError('INTERNAL'));
     });
   });
 

@@ -37,7 +37,7 @@ export class StageTokens {
     if (token.length > 2048) throw new TribuneError('TOKEN_INVALID', 'too long');
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, algorithms: ['HS256'] }));
+      ({ payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] }));
     } catch (error) {
       const reason = error instanceof joseErrors.JWTExpired ? 'expired' : 'bad signature or format';
       throw new TribuneError('TOKEN_INVALID', reason);

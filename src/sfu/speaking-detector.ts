@@ -31,6 +31,9 @@ export class SpeakingDetector {
    * their own VAD, which calls music and tones "not voice".
    */
   addLevel(levelDbov: number, nowMs: number): void {
+    // Apply the hangover before counting, so a talker who went quiet while
+    // nobody asked (muted, say) needs a full onset to talk again.
+    this.isSpeaking(nowMs);
     if (levelDbov > this.options.thresholdDbov) return;
     this.lastLoudMs = nowMs;
     this.loudTimesMs.push(nowMs);

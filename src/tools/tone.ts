@@ -19,8 +19,9 @@ export function fillSine(out: Int16Array, hz: number, sampleRate: number, amplit
 export function goertzelPower(samples: ArrayLike<number>, hz: number, sampleRate: number, scale = 32768): number {
   const n = samples.length;
   if (n === 0) return 0;
-  const k = Math.round((n * hz) / sampleRate);
-  const omega = (2 * Math.PI * k) / n;
+  // The exact frequency, not the nearest DFT bin: on short blocks rounding
+  // to a bin loses up to half the tone's power.
+  const omega = (2 * Math.PI * hz) / sampleRate;
   const coeff = 2 * Math.cos(omega);
   let s1 = 0;
   let s2 = 0;

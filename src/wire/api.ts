@@ -54,10 +54,15 @@ export type StageInvite = Static<typeof StageInvite>;
 export const SpaceParams = Type.Object({ id: SpaceId });
 export const StageQuery = Type.Object({ token: Type.String({ maxLength: 2048 }) });
 
-export const ErrorSchema = Type.Object({
-  error: Type.Object({
-    code: Type.Union(Object.keys(ERRORS).map((code) => Type.Literal(code))),
-    message: Type.String(),
-    details: Type.Optional(Type.String()),
-  }),
-});
+/** The body of every error answer; registered once and referenced by `$ref: Error`. */
+export const ErrorBodySchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ enum: Object.keys(ERRORS), description: 'Stable code from docs/ERRORS.md' }),
+      message: Type.String(),
+      details: Type.Optional(Type.String()),
+    }),
+  },
+  { $id: 'Error', description: 'An error with a stable code' },
+);
+export const ErrorSchema = Type.Ref(ErrorBodySchema);

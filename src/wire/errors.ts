@@ -16,6 +16,7 @@ export const ERRORS = {
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than this route accepts' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  UPGRADE_REQUIRED: { status: 426, message: 'This route speaks WebSocket only' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side' },
   // --- Spaces (control) --------------------------------------------------
   SPACE_NOT_FOUND: { status: 404, message: 'No Space with this id' },

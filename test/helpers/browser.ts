@@ -78,8 +78,7 @@ export async function tonesInPage(page: Page, frequencies: number[], listenMs = 
           for (const v of data) total += v * v;
           total /= data.length;
           for (const hz of frequencies) {
-            const k = Math.round((data.length * hz) / context.sampleRate);
-            const coeff = 2 * Math.cos((2 * Math.PI * k) / data.length);
+            const coeff = 2 * Math.cos((2 * Math.PI * hz) / context.sampleRate);
             let s1 = 0;
             let s2 = 0;
             for (const v of data) {

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { StageTokens } from '../../src/control/stage-tokens.js';
+import { TribuneError, type ErrorCode } from '../../src/wire/errors.js';
+
+const SECRET = randomBytes(32);
+const SPACE = 'abcdefgh23';
+const OTHER_SPACE = 'zyxwvuts98';
+
+/** Asserts that `promise` rejects with a TribuneError carrying `code`. */
+async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof TribuneError, `expected a TribuneError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+/** Signs a token the way StageTokens does, with every claim overridable. */
+function craft(claims: { role?: unknown; sub?: string; iss?: string; iatSeconds?: number; expSeconds?: number | null }, secret: Uint8Array = SECRET): Promise<string> {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const jwt = new SignJWT({ role: 'role' in claims ? claims.role : 'speaker' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(claims.iss ?? 'tribune')
+    .setSubject(claims.sub ?? SPACE)
+    .setIssuedAt(claims.iatSeconds ?? nowSeconds);
+  if (claims.expSeconds !== null) jwt.setExpirationTime(claims.expSeconds ?? nowSeconds + 3600);
+  return jwt.sign(secret);
+}
+
+/** Replaces the JSON payload of a compact JWS, keeping header and signature. */
+function withPayload(token: string, edit: (payload: Record<string, unknown>) => void): string {
+  const [header, payload, signature] = token.split('.');
+  const decoded = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  edit(decoded);
+  return [header, Buffer.from(JSON.stringify(decoded)).toString('base64url'), signature].join('.');
+}
+
+test('a speaker token issued for a Space verifies for that Space with the speaker role', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  assert.deepEqual(await tokens.verify(token, SPACE), { spaceId: SPACE, role: 'speaker' });
+});
+
+test('a host token issued for a Space verifies with the host role', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: SPACE, role: 'host' });
+  assert.deepEqual(await tokens.verify(token, SPACE), { spaceId: SPACE, role: 'host' });
+});
+
+test('a token verifies with a second StageTokens built from the same secret', async () => {
+  const token = await new StageTokens(SECRET, 3600).issue({ spaceId: SPACE, role: 'speaker' });
+  assert.equal((await new StageTokens(Uint8Array.from(SECRET), 60).verify(token, SPACE)).role, 'speaker');
+});
+
+test('an issued token carries the issuer, the Space as subject and an expiry ttl seconds after issue', async () => {
+  const token = await new StageTokens(SECRET, 120).issue({ spaceId: SPACE, role: 'speaker' });
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  assert.equal(payload.iss, 'tribune');
+  assert.equal(payload.sub, SPACE);
+  assert.equal(payload.role, 'speaker');
+  assert.equal(Number(payload.exp) - Number(payload.iat), 120);
+});
+
+test('a token for another Space is refused with TOKEN_WRONG_SPACE', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: OTHER_SPACE, role: 'host' });
+  await rejectsWithCode(tokens.verify(token, SPACE), 'TOKEN_WRONG_SPACE');
+});
+
+test('a missing or empty token is refused with TOKEN_MISSING', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  await rejectsWithCode(tokens.verify(undefined, SPACE), 'TOKEN_MISSING');
+  await rejectsWithCode(tokens.verify('', SPACE), 'TOKEN_MISSING');
+});
+
+test('a token whose payload was edited to another Space is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: OTHER_SPACE, role: 'speaker' });
+  const forged = withPayload(token, (payload) => {
+    payload.sub = SPACE;
+  });
+  await rejectsWithCode(tokens.verify(forged, SPACE), 'TOKEN_INVALID');
+});
+
+test('a speaker token whose payload was edited to the host role is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  const forged = withPayload(token, (payload) => {
+    payload.role = 'host';
+  });
+  await rejectsWithCode(tokens.verify(forged, SPACE), 'TOKEN_INVALID');
+});
+
+test('a token with a tampered signature is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  const [header, payload, signature = ''] = token.split('.');
+  // The first character of the signature carries six real bits; the last
+  // one has padding bits a decoder may ignore, so it is not a safe flip.
+  const flipped = (signature[0] === 'A' ? 'B' : 'A') + signature.slice(1);
+  await rejectsWithCode(tokens.verify([header, payload, flipped].join('.'), SPACE), 'TOKEN_INVALID');
+  await rejectsWithCode(tokens.verify([header, payload, ''].join('.'), SPACE), 'TOKEN_INVALID');
+});
+
+test('a token signed with another secret is refused with TOKEN_INVALID', async () => {
+  const token = await new StageTokens(randomBytes(32), 3600).issue({ spaceId: SPACE, role: 'host' });
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify(token, SPACE), 'TOKEN_INVALID');
+});
+
+test('an expired token is refused with TOKEN_INVALID', async () => {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const expired = await craft({ iatSeconds: nowSeconds - 120, expSeconds: nowSeconds - 60 });
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify(expired, SPACE), 'TOKEN_INVALID');
+});
+
+test('a token issued with a ttl of 1 s is refused with TOKEN_INVALID once the second is over', async () => {
+  const tokens = new StageTokens(SECRET, 1);
+  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  // iat is the issue time floored to the second and exp = iat + 1; jose
+  // refuses exp <= now (floored), so anything past one second is expired.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await rejectsWithCode(tokens.verify(token, SPACE), 'TOKEN_INVALID');
+});
+
+test('a token from another issuer is refused with TOKEN_INVALID', async () => {
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify(await craft({ iss: 'elsewhere' }), SPACE), 'TOKEN_INVALID');
+});
+
+test('a correctly signed token with an unknown role is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  for (const role of ['admin', '', 1, null]) {
+    await rejectsWithCode(tokens.verify(await craft({ role }), SPACE), 'TOKEN_INVALID');
+  }
+  await rejectsWithCode(tokens.verify(await craft({ role: undefined }), SPACE), 'TOKEN_INVALID');
+});
+
+test('an unsigned token (alg none) is refused with TOKEN_INVALID', async () => {
+  const unsigned = new UnsecuredJWT({ role: 'host' }).setIssuer('tribune').setSubject(SPACE).setIssuedAt().setExpirationTime('1h').encode();
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify(unsigned, SPACE), 'TOKEN_INVALID');
+});
+
+test('a token that is not a JWT at all is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  for (const garbage of ['x', 'a.b.c', 'not a token', '...']) {
+    await rejectsWithCode(tokens.verify(garbage, SPACE), 'TOKEN_INVALID');
+  }
+});
+
+test('a token longer than 2048 characters is refused with TOKEN_INVALID before it is parsed', async () => {
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify('a'.repeat(2049), SPACE), 'TOKEN_INVALID');
+});
