@@ -56,6 +56,9 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   app.addSchema(ErrorBodySchema);
+  // Every body is JSON; without this, fastify would parse text/plain and
+  // answer 400 instead of 415.
+  app.removeContentTypeParser('text/plain');
   await app.register(fastifyWebsocket, {
     // Hard transport cap; the signalling handler enforces the smaller
     // documented limit itself so it can answer with an error code first.

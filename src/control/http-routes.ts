@@ -21,6 +21,8 @@ export interface ControlDeps {
   tokens: StageTokens;
 }
 
+const SPACE_ID_PATTERN = /^[a-z2-9]{10}$/;
+
 export function spaceView(space: Space): SpaceView {
   return { id: space.id, title: space.title, state: space.state, createdAt: space.createdAt.toISOString(), members: space.memberViews() };
 }
@@ -144,6 +146,9 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
       response: { 101: { description: 'Switching to the WebSocket protocol', type: 'null' }, ...errors, 426: ErrorSchema },
     },
     preValidation: async (request: FastifyRequest<{ Params: { id: string }; Querystring: { token?: string } }>) => {
+      // preValidation runs before schema validation; check the id's shape here
+      // so a malformed id is a 400 like on every other route.
+      if (!SPACE_ID_PATTERN.test(request.params.id)) throw new TribuneError('VALIDATION_FAILED', 'params/id must be a Space id');
       const space = spaces.get(request.params.id);
       if (space.state !== 'live') throw new TribuneError('SPACE_ENDED');
       grants.set(request, { space, role: (await tokens.verify(request.query.token, space.id)).role });

@@ -48,13 +48,27 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
     if (!member) fail(new TribuneError('JOIN_TIMEOUT'));
   }, SIGNAL_LIMITS.joinTimeoutMs);
 
+  const onError = (error: unknown): void => {
+    if (error instanceof TribuneError) return fail(error);
+    context.log?.error(error, 'signalling message failed');
+    fail(new TribuneError('INTERNAL'));
+  };
+
+  // The border checks run synchronously: ws hands over every frame of one
+  // read in a row, so a refusal must take effect (closing = true) before
+  // the next frame is looked at. Admitted messages are then applied one at
+  // a time, in order; the rate limit bounds the queue.
+  let applying: Promise<void> = Promise.resolve();
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (closing) return;
-    void onMessage(data, isBinary).catch((error: unknown) => {
-      if (error instanceof TribuneError) return fail(error);
-      context.log?.error(error, 'signalling message failed');
-      fail(new TribuneError('INTERNAL'));
-    });
+    let message: ClientMessage;
+    try {
+      message = admit(data, isBinary);
+    } catch (error) {
+      onError(error);
+      return;
+    }
+    applying = applying.then(() => (closing ? undefined : dispatch(message))).catch(onError);
   });
 
   socket.on('close', () => {
@@ -67,7 +81,7 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
   });
   socket.on('error', () => socket.terminate());
 
-  async function onMessage(data: RawData, isBinary: boolean): Promise<void> {
+  function admit(data: RawData, isBinary: boolean): ClientMessage {
     if (!bucket.take(Date.now())) throw new TribuneError('SIGNAL_RATE_LIMITED');
     const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
     if (size > SIGNAL_LIMITS.maxMessageBytes) throw new TribuneError('SIGNAL_TOO_LARGE', `${size} bytes`);
@@ -80,12 +94,15 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TribuneError('SIGNAL_NOT_JSON');
     const sdp = (parsed as { sdp?: unknown }).sdp;
-    if (typeof sdp === 'string' && sdp.length > SIGNAL_LIMITS.maxSdpBytes) throw new TribuneError('SDP_TOO_LARGE', `${sdp.length} bytes`);
+    if (typeof sdp === 'string') {
+      const sdpBytes = Buffer.byteLength(sdp, 'utf8');
+      if (sdpBytes > SIGNAL_LIMITS.maxSdpBytes) throw new TribuneError('SDP_TOO_LARGE', `${sdpBytes} bytes`);
+    }
     if (!checkClientMessage.Check(parsed)) {
       const first = checkClientMessage.Errors(parsed).First();
       throw new TribuneError('SIGNAL_INVALID', first ? `${first.path || '/'}: ${first.message}` : undefined);
     }
-    await dispatch(parsed);
+    return parsed;
   }
 
   async function dispatch(message: ClientMessage): Promise<void> {

@@ -16,6 +16,7 @@ import { RTCPeerConnection, RTCIceCandidate, type RTCRtpTransceiver, type RtpPac
 import { TribuneError } from '../wire/errors.js';
 import { peerConfig } from './peer-config.js';
 import { ReplayGuard } from './replay-window.js';
+import { checkAnswer, checkCandidate, midsOf } from './sdp-checks.js';
 import type { CandidateToSend, OfferToSend, PeerDropStats, SfuOptions } from './sfu-types.js';
 
 export interface StagePeerEvents {
@@ -117,7 +118,7 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
 
   async applyAnswer(sdp: string): Promise<void> {
     if (!this.offerOutstanding) throw new TribuneError('NEGOTIATION_OUT_OF_ORDER');
-    this.checkAnswerShape(sdp);
+    checkAnswer(sdp, this.pc.localDescription?.sdp ?? '');
     try {
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (error) {
@@ -133,8 +134,9 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
     // An empty candidate is the end-of-candidates marker (RFC 8838 §4.4).
     if (candidate.candidate === '') return;
-    if (!/^candidate:\S+ \d \S+ \d+ \S+ \d+ typ \S+/.test(candidate.candidate)) {
-      throw new TribuneError('ICE_CANDIDATE_INVALID', 'not an RFC 8839 candidate attribute');
+    checkCandidate(candidate.candidate);
+    if (candidate.sdpMid != null && !midsOf(this.pc.localDescription?.sdp ?? '').includes(candidate.sdpMid)) {
+      throw new TribuneError('ICE_CANDIDATE_INVALID', `no m-section has mid ${candidate.sdpMid}`);
     }
     try {
       await this.pc.addIceCandidate(
@@ -177,20 +179,6 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
       if (slot.sourceId !== undefined && slot.transceiver.mid) slots[slot.transceiver.mid] = slot.sourceId;
     }
     this.emit('offer', { sdp: this.pc.localDescription?.sdp ?? '', publishMid: this.inbound.mid ?? '0', slots });
-  }
-
-  /**
-   * A cheap check before werift parses the answer: an answer must describe
-   * exactly the m-lines we offered (RFC 8829 §5.3.1) and carry ICE and DTLS
-   * parameters. werift accepts some malformed answers silently.
-   */
-  private checkAnswerShape(sdp: string): void {
-    if (!sdp.startsWith('v=0')) throw new TribuneError('SDP_INVALID', 'an SDP starts with v=0 (RFC 8866 §5)');
-    const offered = (this.pc.localDescription?.sdp.match(/^m=/gm) ?? []).length;
-    const answered = (sdp.match(/^m=/gm) ?? []).length;
-    if (offered !== answered) throw new TribuneError('SDP_INVALID', `the answer has ${answered} m-lines, the offer ${offered}`);
-    if (!/^a=ice-ufrag:/m.test(sdp) || !/^a=ice-pwd:/m.test(sdp)) throw new TribuneError('SDP_INVALID', 'no ICE credentials');
-    if (!/^a=fingerprint:/m.test(sdp)) throw new TribuneError('SDP_INVALID', 'no DTLS fingerprint');
   }
 
   private onInboundRtp(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void {
