@@ -5,12 +5,14 @@ import { sleep, startTribune, waitFor, type RunningTribune } from '../helpers/tr
 
 let server: RunningTribune;
 let bot: SpeakerBot | undefined;
+const others: SpeakerBot[] = [];
 
 before(async () => {
   server = await startTribune();
 });
 after(async () => {
   bot?.stop();
+  for (const other of others) other.stop();
   await server.close();
 });
 
@@ -50,4 +52,37 @@ test('Opus in-band FEC and DTX are negotiated both ways and DTX stops packets in
   // 20 ms frames: about 100 packets in 2 s of tone; DTX sends one every 400 ms in silence.
   assert.ok(talking >= 80, `a tone sends a packet every 20 ms (got ${talking} in 2 s)`);
   assert.ok(silent <= 20, `DTX keeps silence to a trickle (got ${silent} in 2 s)`);
+});
+
+/** Packets per member the router accepted in `ms`. */
+async function packetsByMember(spaceId: string, ms: number): Promise<Map<string, number>> {
+  const router = server.tribune.spaces.get(spaceId).router;
+  const counts = new Map<string, number>();
+  const count = (memberId: string): void => void counts.set(memberId, (counts.get(memberId) ?? 0) + 1);
+  router.on('audio', count);
+  await sleep(ms);
+  router.off('audio', count);
+  return counts;
+}
+
+test('regression: DTX stays on for members already on stage when someone joins (werift rebuilt offers without usedtx)', async () => {
+  const created = await server.createSpace('DTX after renegotiation');
+  for (const name of ['first', 'second', 'third']) {
+    const member = new SpeakerBot({ spaceUrl: created.stageUrl, name, program: { kind: 'silence' } });
+    others.push(member);
+    await member.start();
+    await member.connected();
+  }
+  const space = server.tribune.spaces.get(created.space.id);
+  // Each join renegotiated the members before it; every offer they got must keep DTX.
+  for (const member of space.memberViews()) {
+    assert.match(space.router.peer(member.id)?.descriptions().local ?? '', /usedtx=1/, `${member.name}'s latest offer keeps usedtx=1`);
+  }
+  await sleep(1000);
+  const counts = await packetsByMember(created.space.id, 2000);
+  assert.equal(space.memberViews().length, 3);
+  for (const member of space.memberViews()) {
+    const packets = counts.get(member.id) ?? 0;
+    assert.ok(packets <= 20, `${member.name} is silent and sent ${packets} packets in 2 s (DTX: about 5)`);
+  }
 });

@@ -1,0 +1,542 @@
+/**
+ * One run of the stage benchmark: N stage members, one fresh server.
+ * `bench/stage-bench.ts` runs it once per stage size, each in its own process
+ * (so a native crash of @roamhq/wrtc costs one retry, not the benchmark);
+ * by hand: `node --import tsx bench/stage-run.ts 13`.
+ *
+ * Method:
+ *  - a fresh server in its own process (bench/stage-server.ts), so that its
+ *    CPU time, read from /proc/<pid>/stat, is the server's alone;
+ *  - N SpeakerBots (real libwebrtc peers) in this process join one Space;
+ *  - the bots take turns: every TURN_MS the next one plays a BURST_MS tone
+ *    of TONE_HZ, the rest of the time everyone plays digital silence (which
+ *    Opus DTX, when negotiated, turns into a packet every 400 ms or so), so it
+ *    looks like a conversation: one person talks at a time;
+ *  - send time: performance.now() when the burst's first 10 ms frame is
+ *    handed to RTCAudioSource; ear time: performance.now() when the first
+ *    10 ms block holding the tone (Goertzel, src/tools/tone.ts) reaches a
+ *    receiving bot's RTCAudioSink callback. Every other member is a receiver;
+ *  - WARMUP_MS of bursts are thrown away, then MEASURE_MS are measured.
+ *
+ * The last line of stdout is the run's JSON; progress goes to stderr.
+ * Environment: BENCH_MEASURE_MS, BENCH_WARMUP_MS, BENCH_CPU_PROF_DIR (runs the
+ * server under --cpu-prof and writes its profile there).
+ *
+ * BENCH_WHAT_IF_DTX=1 is an experiment, not a measurement of Tribune as it is:
+ * the bots put `usedtx=1` back into every offer they receive. The SFU offers
+ * it (src/sfu/peer-config.ts) but werift drops it from re-offers, so today
+ * only the last member to join sends DTX (see docs/BENCHMARKS.md). The
+ * result says what forwarding would cost once that is fixed.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import wrtc from '@roamhq/wrtc';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { SpeakerBot, SAMPLE_RATE } from '../src/tools/speaker-bot.js';
+import { fillSine, hasTone } from '../src/tools/tone.js';
+import type { CreatedSpace } from '../src/wire/api.js';
+
+/** A different member starts a burst this often, in ms. */
+const TURN_MS = 450;
+/** Length of one tone burst, in ms (whole 10 ms frames). */
+const BURST_MS = 100;
+const TONE_HZ = 1000;
+/** Burst level, 0..1 of full scale (about -10 dBFS). */
+const TONE_AMPLITUDE = 0.3;
+const WARMUP_MS = envMs('BENCH_WARMUP_MS', 3000);
+const MEASURE_MS = envMs('BENCH_MEASURE_MS', 18_000);
+/** A burst not heard by a receiver within this long counts as missed, in ms. */
+const DETECT_TIMEOUT_MS = 1000;
+/** Joining and connecting all bots of one run, in ms. */
+const SETUP_TIMEOUT_MS = 60_000;
+/** One run, in ms: past it, the server is killed and the exit code is 1. */
+const WATCHDOG_MS = 2 * 60_000;
+const WHAT_IF_DTX = process.env.BENCH_WHAT_IF_DTX === '1';
+
+const SERVER_ENTRY = fileURLToPath(new URL('./stage-server.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const CLOCK_TICKS_PER_S = clockTicksPerSecond();
+
+export interface RunResult {
+  speakers: number;
+  mouth_to_ear_ms: { p50: number; p99: number; min: number; max: number; mean: number };
+  cpu_per_speaker_pct: number;
+  server_cpu_pct: number;
+  /** The same figure as the server reported it (process.cpuUsage), a cross-check of /proc. */
+  server_cpu_self_reported_pct: number;
+  samples: number;
+  bursts: number;
+  missed: number;
+  rtp_forwarded_per_s: number;
+  /** RTP packets all bots sent per second (about 50 per member without DTX, a few with it). */
+  bots_rtp_sent_per_s: number;
+  /** Receivers' mean NetEq jitter buffer delay over the window (libwebrtc getStats), in ms. */
+  receiver_jitter_buffer_ms: number;
+  /** Share of received samples the receivers concealed (lost or late packets), in %. */
+  receiver_concealed_pct: number;
+  bench_cpu_pct: number;
+  bench_event_loop_delay_p99_ms: number;
+  host_busy_pct_of_one_core: number;
+  /** Host busy time not spent by the server or this process: other tenants of the machine (noise). */
+  other_processes_pct_of_one_core: number;
+  measure_s: number;
+  setup_s: number;
+}
+
+// ---------------------------------------------------------------- the server
+
+class ServerProcess {
+  private readonly waiters: ((message: ServerMessage) => void)[] = [];
+  private exited = false;
+
+  private constructor(readonly child: ChildProcess) {
+    child.on('message', (message: ServerMessage) => {
+      const waiter = this.waiters.shift();
+      waiter?.(message);
+    });
+    child.on('exit', () => {
+      this.exited = true;
+    });
+  }
+
+  static async start(cpuProfDir: string | undefined): Promise<{ server: ServerProcess; url: string }> {
+    const args = ['--import', 'tsx'];
+    if (cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
+    const child = spawn(process.execPath, [...args, SERVER_ENTRY], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, TRIBUNE_LOG: '0' },
+    });
+    const server = new ServerProcess(child);
+    try {
+      const ready = await withTimeout(server.next(), 20_000, 'the server process to start');
+      if (ready.type !== 'ready') throw new Error('unexpected first message from the server process');
+      return { server, url: ready.url };
+    } catch (error) {
+      server.kill();
+      throw error;
+    }
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('server process has no pid');
+    return this.child.pid;
+  }
+
+  /** CPU time of the server process (all threads) from /proc, in ms. */
+  cpuMs(): number {
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after "pid (comm) ": state is field 3, utime 14 and stime 15 (proc(5)).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_S;
+  }
+
+  async stats(spaceId: string): Promise<{ cpuUs: number; rtpForwarded: number }> {
+    const reply = this.next();
+    this.child.send({ type: 'stats', spaceId });
+    const message = await withTimeout(reply, 5000, 'server stats');
+    if (message.type !== 'stats') throw new Error('unexpected reply from the server process');
+    return message;
+  }
+
+  /** Asks the server to close, then kills it if it has not exited within 5 s. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.child.connected) this.child.send({ type: 'close' });
+    else this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Last resort, synchronous (for process 'exit'). */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+
+  private next(): Promise<ServerMessage> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+type ServerMessage =
+  | { type: 'ready'; url: string }
+  | { type: 'stats'; cpuUs: number; rtpForwarded: number };
+
+// ---------------------------------------------------------------- the bots
+
+/** Silence, and a tone burst whenever `request()` was called; reports when the burst's first frame is handed over. */
+class BurstVoice {
+  private requested = false;
+  private framesLeft = 0;
+  private phase = 0;
+
+  constructor(private readonly onBurstStart: (sentAtMs: number) => void) {}
+
+  request(): void {
+    this.requested = true;
+  }
+
+  /** The AudioProgram fill: called right before the frame goes to RTCAudioSource.onData. */
+  readonly fill = (out: Int16Array): void => {
+    if (this.framesLeft === 0 && this.requested) {
+      this.requested = false;
+      this.framesLeft = BURST_MS / 10;
+      this.phase = 0;
+      this.onBurstStart(performance.now());
+    }
+    if (this.framesLeft === 0) return;
+    this.phase = fillSine(out, TONE_HZ, SAMPLE_RATE, TONE_AMPLITUDE, this.phase);
+    this.framesLeft--;
+  };
+}
+
+interface Pending {
+  sentAtMs: number;
+  measured: boolean;
+}
+
+/** Per receiver, the bursts of each source not heard yet; collects the latencies. */
+class LatencyCollector {
+  readonly latenciesMs: number[] = [];
+  bursts = 0;
+  missed = 0;
+  measuring = false;
+  /** receiver index -> source member id -> pending burst */
+  private readonly pending: Map<string, Pending>[] = [];
+  /** receiver index -> member ids heard at 48 kHz */
+  readonly heard: Set<string>[] = [];
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      this.pending.push(new Map());
+      this.heard.push(new Set());
+    }
+  }
+
+  burstSent(sourceIndex: number, sourceMemberId: string, sentAtMs: number): void {
+    if (this.measuring) this.bursts++;
+    this.pending.forEach((byMember, receiver) => {
+      if (receiver === sourceIndex) return;
+      const stale = byMember.get(sourceMemberId);
+      if (stale?.measured) this.missed++;
+      byMember.set(sourceMemberId, { sentAtMs, measured: this.measuring });
+    });
+  }
+
+  /** The onAudio of receiver `receiver`. */
+  onAudio(receiver: number, memberId: string, samples: Int16Array, sampleRate: number, channels: number): void {
+    const now = performance.now();
+    if (sampleRate === SAMPLE_RATE) this.heard[receiver]?.add(memberId);
+    const byMember = this.pending[receiver];
+    const pending = byMember?.get(memberId);
+    if (!byMember || !pending) return;
+    if (now - pending.sentAtMs > DETECT_TIMEOUT_MS) {
+      if (pending.measured) this.missed++;
+      byMember.delete(memberId);
+      return;
+    }
+    if (!hasTone(channels === 1 ? samples : firstChannel(samples, channels), TONE_HZ, sampleRate)) return;
+    if (pending.measured) this.latenciesMs.push(now - pending.sentAtMs);
+    byMember.delete(memberId);
+  }
+
+  /** Bursts still waiting; they end as heard or missed within DETECT_TIMEOUT_MS. */
+  get outstanding(): number {
+    let count = 0;
+    for (const byMember of this.pending) for (const p of byMember.values()) if (p.measured) count++;
+    return count;
+  }
+
+  /** Whatever is still pending counts as missed. */
+  finish(): void {
+    this.missed += this.outstanding;
+    for (const byMember of this.pending) byMember.clear();
+  }
+}
+
+/** The BENCH_WHAT_IF_DTX experiment: every offer a bot applies asks for Opus DTX (RFC 7587 §6.1). */
+function putDtxBackIntoOffers(): void {
+  type SetRemote = (this: unknown, description: RTCSessionDescriptionInit) => Promise<void>;
+  const prototype = wrtc.RTCPeerConnection.prototype as unknown as { setRemoteDescription: SetRemote };
+  const original = prototype.setRemoteDescription;
+  prototype.setRemoteDescription = function (description) {
+    if (description.type !== 'offer' || !description.sdp) return original.call(this, description);
+    const sdp = description.sdp.replace(/^(a=fmtp:\d+ (?![^\r\n]*usedtx)[^\r\n]*useinbandfec[^\r\n]*)/gm, '$1;usedtx=1');
+    return original.call(this, { type: 'offer', sdp });
+  };
+}
+
+function firstChannel(samples: Int16Array, channels: number): Int16Array {
+  const mono = new Int16Array(Math.floor(samples.length / channels));
+  for (let i = 0; i < mono.length; i++) mono[i] = samples[i * channels] ?? 0;
+  return mono;
+}
+
+// ---------------------------------------------------------------- one run
+
+async function runStage(size: number, active: { server?: ServerProcess; bots: SpeakerBot[] }): Promise<RunResult> {
+  const setupStartedAt = performance.now();
+  const { server, url } = await ServerProcess.start(process.env.BENCH_CPU_PROF_DIR);
+  active.server = server;
+  const created = await createSpace(url, `Stage bench ${size}`);
+  const collector = new LatencyCollector(size);
+  const voices: BurstVoice[] = [];
+  const memberIds: string[] = [];
+
+  for (let i = 0; i < size; i++) {
+    const voice = new BurstVoice((sentAtMs) => collector.burstSent(i, memberIds[i] ?? '', sentAtMs));
+    voices.push(voice);
+    const bot = new SpeakerBot({
+      spaceUrl: created.stageUrl,
+      name: `bench ${i + 1}`,
+      program: { kind: 'custom', fill: voice.fill },
+      onAudio: (memberId, samples, sampleRate, channels) => collector.onAudio(i, memberId, samples, sampleRate, channels),
+    });
+    active.bots.push(bot);
+    await withTimeout(bot.start(), 15_000, `bot ${i + 1} to join`);
+    const id = bot.session.me?.id;
+    if (!id) throw new Error(`bot ${i + 1} joined without a member id`);
+    memberIds.push(id);
+  }
+  const bots = active.bots;
+  await withTimeout(Promise.all(bots.map((bot) => bot.connected(SETUP_TIMEOUT_MS))), SETUP_TIMEOUT_MS, 'all peers to connect');
+  await waitUntil(() => collector.heard.every((set) => set.size === size - 1), SETUP_TIMEOUT_MS, 'every member to receive every other member at 48 kHz');
+  const setupS = (performance.now() - setupStartedAt) / 1000;
+  log(`N=${size}: ${size} bots connected and hearing each other after ${setupS.toFixed(1)} s; warm-up ${WARMUP_MS} ms, then measuring ${MEASURE_MS} ms`);
+
+  let turn = 0;
+  const turnTimer = setInterval(() => {
+    voices[turn % size]?.request();
+    turn++;
+  }, TURN_MS);
+  try {
+    await sleep(WARMUP_MS);
+
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    const botsBefore = await botStats(bots);
+    const before = await sample(server, created.space.id);
+    collector.measuring = true;
+    loopDelay.enable();
+    await sleep(MEASURE_MS);
+    collector.measuring = false;
+    loopDelay.disable();
+    const after = await sample(server, created.space.id);
+    const botsAfter = await botStats(bots);
+    await waitUntil(() => collector.outstanding === 0, DETECT_TIMEOUT_MS + 500, 'the last bursts').catch(() => undefined);
+    collector.finish();
+
+    const wallMs = after.wallMs - before.wallMs;
+    const serverCpuPct = (100 * (after.serverCpuMs - before.serverCpuMs)) / wallMs;
+    const benchCpuPct = (100 * (after.benchCpuUs - before.benchCpuUs)) / 1000 / wallMs;
+    const hostBusyPct = (100 * (after.hostBusyMs - before.hostBusyMs)) / wallMs;
+    const latencies = collector.latenciesMs.slice().sort((a, b) => a - b);
+    const result: RunResult = {
+      speakers: size,
+      mouth_to_ear_ms: {
+        p50: round(percentile(latencies, 50)),
+        p99: round(percentile(latencies, 99)),
+        min: round(latencies[0] ?? NaN),
+        max: round(latencies[latencies.length - 1] ?? NaN),
+        mean: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+      },
+      cpu_per_speaker_pct: round(serverCpuPct / size, 2),
+      server_cpu_pct: round(serverCpuPct, 2),
+      server_cpu_self_reported_pct: round((100 * (after.serverSelfCpuUs - before.serverSelfCpuUs)) / 1000 / wallMs, 2),
+      samples: latencies.length,
+      bursts: collector.bursts,
+      missed: collector.missed,
+      rtp_forwarded_per_s: round(((after.rtpForwarded - before.rtpForwarded) * 1000) / wallMs, 1),
+      bots_rtp_sent_per_s: round(((botsAfter.packetsSent - botsBefore.packetsSent) * 1000) / wallMs, 1),
+      receiver_jitter_buffer_ms: round(
+        (1000 * (botsAfter.jitterBufferDelayS - botsBefore.jitterBufferDelayS)) / (botsAfter.jitterBufferEmitted - botsBefore.jitterBufferEmitted),
+      ),
+      receiver_concealed_pct: round((100 * (botsAfter.concealed - botsBefore.concealed)) / (botsAfter.samplesReceived - botsBefore.samplesReceived), 2),
+      bench_cpu_pct: round(benchCpuPct, 1),
+      bench_event_loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6),
+      host_busy_pct_of_one_core: round(hostBusyPct, 1),
+      other_processes_pct_of_one_core: round(Math.max(0, hostBusyPct - serverCpuPct - benchCpuPct), 1),
+      measure_s: round(wallMs / 1000, 2),
+      setup_s: round(setupS, 1),
+    };
+    return result;
+  } finally {
+    clearInterval(turnTimer);
+    await teardown(active);
+  }
+}
+
+interface Sample {
+  wallMs: number;
+  serverCpuMs: number;
+  serverSelfCpuUs: number;
+  rtpForwarded: number;
+  benchCpuUs: number;
+  hostBusyMs: number;
+}
+
+async function sample(server: ServerProcess, spaceId: string): Promise<Sample> {
+  const stats = await server.stats(spaceId);
+  const bench = process.cpuUsage();
+  return {
+    wallMs: performance.now(),
+    serverCpuMs: server.cpuMs(),
+    serverSelfCpuUs: stats.cpuUs,
+    rtpForwarded: stats.rtpForwarded,
+    benchCpuUs: bench.user + bench.system,
+    hostBusyMs: hostBusyMs(),
+  };
+}
+
+interface BotStats {
+  packetsSent: number;
+  jitterBufferDelayS: number;
+  jitterBufferEmitted: number;
+  concealed: number;
+  samplesReceived: number;
+}
+
+/** Sums of the bots' own RTP statistics (W3C webrtc-stats names). */
+async function botStats(bots: SpeakerBot[]): Promise<BotStats> {
+  const total: BotStats = { packetsSent: 0, jitterBufferDelayS: 0, jitterBufferEmitted: 0, concealed: 0, samplesReceived: 0 };
+  const reports = await withTimeout(Promise.all(bots.map((bot) => bot.session.peerConnection?.getStats())), 5000, 'bot stats');
+  for (const report of reports) {
+    report?.forEach((stat: Partial<Record<string, number | string>>) => {
+      const n = (key: string): number => (typeof stat[key] === 'number' ? stat[key] : 0);
+      if (stat.type === 'outbound-rtp') total.packetsSent += n('packetsSent');
+      if (stat.type !== 'inbound-rtp') return;
+      total.jitterBufferDelayS += n('jitterBufferDelay');
+      total.jitterBufferEmitted += n('jitterBufferEmittedCount');
+      total.concealed += n('concealedSamples');
+      total.samplesReceived += n('totalSamplesReceived');
+    });
+  }
+  return total;
+}
+
+async function teardown(active: { server?: ServerProcess; bots: SpeakerBot[] }): Promise<void> {
+  for (const bot of active.bots.splice(0)) {
+    try {
+      bot.stop();
+    } catch {
+      // A bot that failed half-way may not stop cleanly; the process exit ends it.
+    }
+  }
+  const server = active.server;
+  active.server = undefined;
+  await server?.stop();
+}
+
+// ---------------------------------------------------------------- helpers
+
+async function createSpace(baseUrl: string, title: string): Promise<CreatedSpace> {
+  const response = await fetch(`${baseUrl}/api/spaces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ title }),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as CreatedSpace;
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? NaN;
+}
+
+/** Busy time of the whole machine (all cores) from /proc/stat, in ms. */
+function hostBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [, ...values] = line.trim().split(/\s+/);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = values.map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+function clockTicksPerSecond(): number {
+  try {
+    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(value) && value > 0 ? value : 100;
+  } catch {
+    return 100;
+  }
+}
+
+function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function parseSize(value: string | undefined): number {
+  const size = Number(value);
+  if (!Number.isInteger(size) || size < 2 || size > 13) throw new Error(`usage: stage-run.ts N (people on stage, 2..13), got ${value}`);
+  return size;
+}
+
+function envMs(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined) return fallback;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${name} must be a positive number of ms`);
+  return ms;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[stage-bench] ${message}\n`);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  const size = parseSize(process.argv[2]);
+  const active: { server?: ServerProcess; bots: SpeakerBot[] } = { bots: [] };
+  process.once('exit', () => active.server?.kill());
+  const watchdog = setTimeout(() => {
+    log(`N=${size}: still running after ${WATCHDOG_MS / 1000} s; giving up`);
+    active.server?.kill();
+    process.exit(1);
+  }, WATCHDOG_MS);
+  try {
+    if (WHAT_IF_DTX) {
+      log('BENCH_WHAT_IF_DTX=1: bots restore usedtx=1 in every offer (an experiment, not Tribune as it is)');
+      putDtxBackIntoOffers();
+    }
+    const result = await runStage(size, active);
+    await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
+    return 0;
+  } catch (error) {
+    log(`N=${size} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await teardown(active).catch(() => active.server?.kill());
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+  }
+}
+
+// An explicit exit: @roamhq/wrtc crashes in its native teardown otherwise (see speaker-bot.ts).
+process.exit(await main());

@@ -1,0 +1,52 @@
+/**
+ * The Tribune server of the stage benchmark, alone in its own process so its
+ * CPU time can be read from /proc without the bots' (bench/stage-bench.ts
+ * spawns it with an IPC channel).
+ *
+ * Protocol over IPC (`process.send`):
+ *   child -> parent  { type: 'ready', url }                 once listening
+ *   parent -> child  { type: 'stats', spaceId }             asks for counters
+ *   child -> parent  { type: 'stats', cpuUs, rtpForwarded } process.cpuUsage() user+system (µs) and the
+ *                                                           Space's forwarded RTP packets so far
+ *   parent -> child  { type: 'close' }                      ends every Space and exits 0
+ * It exits on its own when the parent goes away (IPC disconnect), so a
+ * crashed benchmark leaves no server behind.
+ */
+import { configFromEnv } from '../src/config.js';
+import { buildServer } from '../src/server.js';
+
+type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'close' };
+
+const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0 });
+const url = await tribune.listen();
+console.log(`stage-server listening on ${url}`);
+
+let closing = false;
+const close = (code: number): void => {
+  if (closing) return;
+  closing = true;
+  // Bounded: a stuck close must not keep the benchmark waiting.
+  setTimeout(() => process.exit(code), 3000).unref();
+  tribune.close().then(
+    () => process.exit(code),
+    () => process.exit(1),
+  );
+};
+
+process.on('message', (message: ParentMessage) => {
+  if (message.type === 'close') return close(0);
+  if (message.type === 'stats') {
+    const usage = process.cpuUsage();
+    let rtpForwarded = 0;
+    try {
+      const space = tribune.spaces.get(message.spaceId);
+      for (const member of space.memberViews()) rtpForwarded += space.router.peer(member.id)?.stats.rtpForwarded ?? 0;
+    } catch {
+      // An unknown Space counts as nothing forwarded.
+    }
+    process.send?.({ type: 'stats', cpuUs: usage.user + usage.system, rtpForwarded });
+  }
+});
+process.on('disconnect', () => close(0));
+process.on('SIGTERM', () => close(0));
+process.send?.({ type: 'ready', url });
