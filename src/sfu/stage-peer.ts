@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { RTCPeerConnection, RTCIceCandidate, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import { TribuneError } from '../wire/errors.js';
-import { peerConfig } from './peer-config.js';
+import { peerConfig, withOpusFmtp } from './peer-config.js';
 import { ReplayGuard } from './replay-window.js';
 import { checkAnswer, checkCandidate, midsOf } from './sdp-checks.js';
 import type { CandidateToSend, OfferToSend, PeerDropStats, SfuOptions } from './sfu-types.js';
@@ -43,6 +43,8 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
   private readonly replay = new ReplayGuard();
   private readonly maxRtpBytes: number;
   private offerOutstanding = false;
+  /** The offer as sent to the member (werift's, with our Opus parameters). */
+  private sentOffer = '';
   private renegotiationWanted = false;
   private started = false;
   private closed = false;
@@ -153,7 +155,7 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
 
   /** The current local offer and remote answer, for diagnostics and tests. */
   descriptions(): { local: string | undefined; remote: string | undefined } {
-    return { local: this.pc.localDescription?.sdp, remote: this.pc.remoteDescription?.sdp };
+    return { local: this.sentOffer || undefined, remote: this.pc.remoteDescription?.sdp };
   }
 
   /** Safe to call twice. */
@@ -174,11 +176,12 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     if (this.closed) return;
+    this.sentOffer = withOpusFmtp(this.pc.localDescription?.sdp ?? '');
     const slots: Record<string, string> = {};
     for (const slot of this.slots) {
       if (slot.sourceId !== undefined && slot.transceiver.mid) slots[slot.transceiver.mid] = slot.sourceId;
     }
-    this.emit('offer', { sdp: this.pc.localDescription?.sdp ?? '', publishMid: this.inbound.mid ?? '0', slots });
+    this.emit('offer', { sdp: this.sentOffer, publishMid: this.inbound.mid ?? '0', slots });
   }
 
   private onInboundRtp(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void {
