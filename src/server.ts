@@ -12,6 +12,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { TribuneConfig } from './config.js';
 import { controlRoutes } from './control/http-routes.js';
 import { SpaceRegistry } from './control/space-registry.js';
+import { hlsRoutes } from './origin/hls-routes.js';
 import { StageTokens } from './control/stage-tokens.js';
 import { SIGNAL_LIMITS } from './wire/signalling.js';
 import { ErrorBodySchema } from './wire/api.js';
@@ -68,7 +69,8 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const tribune = toTribuneError(error);
     if (tribune.status >= 500) app.log.error(error);
-    void reply.code(tribune.status).send(tribune.toBody());
+    // An error answer is about this moment; caches must not keep it.
+    void reply.code(tribune.status).header('cache-control', 'no-store').send(tribune.toBody());
   });
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).send(new TribuneError('ROUTE_NOT_FOUND').toBody());
@@ -77,6 +79,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, liveSpaces: spaces.liveCount() }));
 
   await app.register(async (scope) => controlRoutes(scope, { config, spaces, tokens }));
+  await app.register(async (scope) => hlsRoutes(scope, { streamOf: (id) => spaces.streamOf(id) }));
 
   if (existsSync(join(config.webRoot, 'index.html'))) {
     await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: 'index.html', wildcard: false });

@@ -4,6 +4,7 @@
  * than "not found".
  */
 import type { TribuneConfig } from '../config.js';
+import type { LiveStream } from '../hls/live-stream.js';
 import { TribuneError } from '../wire/errors.js';
 import { Space } from './space.js';
 
@@ -28,6 +29,11 @@ export class SpaceRegistry {
     const space = this.spaces.get(id);
     if (!space) throw new TribuneError('SPACE_NOT_FOUND');
     return space;
+  }
+
+  /** A Space's audience stream (live or ended), for the origin. */
+  streamOf(id: string): LiveStream | undefined {
+    return this.spaces.get(id)?.audience.stream;
   }
 
   liveCount(): number {

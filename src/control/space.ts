@@ -4,6 +4,8 @@
  * so it runs the same behind a WebSocket or in a test.
  */
 import { randomBytes } from 'node:crypto';
+import { AudiencePipeline } from '../hls/audience-pipeline.js';
+import { opusCodec } from '../mixer/opus-codec.js';
 import { StageRouter } from '../sfu/stage-router.js';
 import type { SfuOptions } from '../sfu/sfu-types.js';
 import type { StagePeer } from '../sfu/stage-peer.js';
@@ -30,7 +32,10 @@ export class Space {
   state: SpaceState = 'live';
   endedAt: Date | undefined;
   readonly router: StageRouter;
+  /** Mixer -> CMAF -> LL-HLS for everyone not on stage. */
+  readonly audience: AudiencePipeline;
   private readonly members = new Map<string, StageMember>();
+  private speaking: string[] = [];
 
   constructor(
     title: string,
@@ -41,7 +46,18 @@ export class Space {
     this.title = title;
     this.createdAt = new Date();
     this.router = new StageRouter(sfu);
-    this.router.on('speaking', (memberIds) => this.broadcast({ type: 'speaking', memberIds }));
+    this.audience = new AudiencePipeline(this.router, opusCodec);
+    this.router.on('speaking', (memberIds) => {
+      this.speaking = memberIds;
+      this.broadcast({ type: 'speaking', memberIds });
+      this.markAudienceState();
+    });
+    this.markAudienceState();
+  }
+
+  /** Tells listeners, in step with the audio, who is on stage and who talks. */
+  private markAudienceState(): void {
+    this.audience.markState({ members: this.memberViews(), speaking: this.speaking });
   }
 
   /** Puts a person on stage; throws SPACE_ENDED or STAGE_FULL. */
@@ -53,13 +69,17 @@ export class Space {
     const member: StageMember = { view, connection, peer };
     this.broadcast({ type: 'member-joined', member: view });
     this.members.set(view.id, member);
+    this.markAudienceState();
     return member;
   }
 
   async leave(memberId: string): Promise<void> {
     if (!this.members.delete(memberId)) return;
     await this.router.removeMember(memberId);
+    this.audience.removeSpeaker(memberId);
+    this.speaking = this.speaking.filter((id) => id !== memberId);
     this.broadcast({ type: 'member-left', memberId });
+    this.markAudienceState();
   }
 
   setMuted(memberId: string, muted: boolean): void {
@@ -68,6 +88,7 @@ export class Space {
     member.view.muted = muted;
     this.router.setMuted(memberId, muted);
     this.broadcast({ type: 'member-updated', member: { ...member.view } });
+    this.markAudienceState();
   }
 
   memberViews(): MemberView[] {
@@ -82,6 +103,7 @@ export class Space {
     this.broadcast({ type: 'space-ended' });
     for (const member of this.members.values()) member.connection.close(1000, 'SPACE_ENDED');
     this.members.clear();
+    await this.audience.stop();
     await this.router.close();
   }
 

@@ -27,6 +27,13 @@ export const ERRORS = {
   TOKEN_WRONG_SPACE: { status: 403, message: 'The token belongs to another Space' },
   NOT_HOST: { status: 403, message: 'Only the host can do this' },
   STAGE_FULL: { status: 409, message: 'The stage has as many people as it allows' },
+  // --- Audience stream (origin) -------------------------------------------
+  HLS_QUERY_INVALID: { status: 400, message: '_HLS_msn and _HLS_part take non-negative integers, _HLS_skip takes YES or v2' },
+  HLS_PART_WITHOUT_MSN: { status: 400, message: '_HLS_part needs _HLS_msn (RFC 8216bis §6.2.5.2)' },
+  HLS_MSN_TOO_FAR: { status: 400, message: '_HLS_msn is more than two segments past the live edge' },
+  HLS_PART_TOO_FAR: { status: 400, message: '_HLS_part is past the parts a segment has' },
+  HLS_HOLD_TIMEOUT: { status: 503, message: 'The part did not appear within three target durations' },
+  HLS_NOT_FOUND: { status: 404, message: 'No such part, segment or playlist' },
   // --- Signalling (WebSocket) --------------------------------------------
   SIGNAL_NOT_JSON: { status: 400, message: 'A signalling message must be a JSON object', close: 1007 },
   SIGNAL_TOO_LARGE: { status: 413, message: 'A signalling message is larger than allowed', close: 1009 },
