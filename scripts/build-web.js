@@ -11,9 +11,11 @@ await build({
   format: 'esm',
   target: ['chrome110', 'firefox110', 'safari16'],
   sourcemap: true,
-  minify: process.env.NODE_ENV === 'production',
+  minify: true,
   outfile: new URL('app.js', outdir).pathname,
   logLevel: 'warning',
+  // hls.js's light build has everything LL-HLS needs (no subtitles, DRM, CMCD) at half the size.
+  alias: { 'hls.js': 'hls.js/dist/hls.light.mjs' },
 });
 for (const file of ['index.html', 'styles.css']) {
   await copyFile(new URL(`../src/web/${file}`, import.meta.url), new URL(file, outdir));

@@ -7,9 +7,11 @@ import { StageSession, type SocketLike } from '../../client/stage-session.js';
 import type { MemberView } from '../../wire/signalling.js';
 import { ApiError, api } from '../api-client.js';
 import { h, mount } from '../ui/dom.js';
+import { listenerPage } from './listener-page.js';
 
 const NAME_KEY = 'tribune.displayName';
 
+/** The Space page: the stage (with a stage link's token) or the listener view (without). */
 export async function stagePage(root: HTMLElement, spaceId: string, token: string): Promise<void> {
   let space;
   try {
@@ -21,6 +23,7 @@ export async function stagePage(root: HTMLElement, spaceId: string, token: strin
   }
   document.title = `${space.title} · Tribune`;
   if (space.state === 'ended') return endedView(root, space.title);
+  if (!token) return listenerPage(root, space);
 
   const nameInput = h('input', { type: 'text', id: 'name', maxlength: 40, autocomplete: 'nickname', value: localStorage.getItem(NAME_KEY) ?? '', required: true });
   const status = h('p', { class: 'error', role: 'alert' });
@@ -159,7 +162,15 @@ function stageView(root: HTMLElement, session: StageSession, spaceId: string, to
         const input = h('input', { type: 'text', readonly: true, value: invite.stageUrl, 'aria-label': 'Stage link', id: 'share-link' });
         const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy');
         copy.addEventListener('click', () => void navigator.clipboard?.writeText(invite.stageUrl).then(() => (copy.textContent = 'Copied')));
-        share.replaceChildren(h('h2', {}, 'Invite speakers'), h('p', { class: 'muted' }, 'Anyone with this link can join the stage.'), h('div', { class: 'share' }, input, copy));
+        const listenUrl = `${location.origin}/s/${spaceId}`;
+        const listen = h('input', { type: 'text', readonly: true, value: listenUrl, 'aria-label': 'Listener link', id: 'listen-link' });
+        share.replaceChildren(
+          h('h2', {}, 'Invite'),
+          h('p', { class: 'muted' }, 'Speakers: anyone with this link can join the stage.'),
+          h('div', { class: 'share' }, input, copy),
+          h('p', { class: 'muted' }, 'Listeners: share this link with your audience.'),
+          h('div', { class: 'share' }, listen),
+        );
       },
       () => share.remove(),
     );
