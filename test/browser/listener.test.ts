@@ -92,6 +92,15 @@ test('a listener page plays the host over LL-HLS, hears the tone and sees who is
   console.log(`# listener: first audio ${firstAudioMs} ms after navigation, ${latency.toFixed(2)} s behind the live edge`);
   await screenshot(listener, '10-listener');
 
+  // A network blip: every stream request fails for 4 s, then the network is back.
+  await listener.route('**/hls/**', (route) => route.abort('connectionreset'));
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  await listener.unroute('**/hls/**');
+  let recovered = { found: false, power: 0 };
+  for (let attempt = 0; attempt < 15 && !recovered.found; attempt++) recovered = await elementHasTone(listener, HOST_HZ);
+  assert.ok(recovered.found, 'after the blip the listener hears the host again without a reload');
+  await listener.waitForSelector('text=Listening live', { timeout: 20_000 });
+
   host.once('dialog', (dialog) => void dialog.accept());
   await host.click('#end');
   await listener.waitForSelector('text=This Space has ended.', { timeout: 20_000 });

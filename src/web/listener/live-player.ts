@@ -41,6 +41,7 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
   private recoveries = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private ended = false;
+  private wantsPlayback = false;
 
   constructor(
     private readonly media: HTMLMediaElement,
@@ -60,6 +61,8 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
     this.hls.on(Events.LEVEL_LOADED, (_event, data) => this.readRanges(data.details.dateRanges));
     this.hls.on(Events.FRAG_BUFFERED, () => {
       this.recoveries = 0;
+      // After a recovery the element may have paused; resume if the listener was listening.
+      if (this.wantsPlayback && this.media.paused) void this.media.play().catch(() => undefined);
     });
     this.hls.on(Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
@@ -67,7 +70,7 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
         this.hls.recoverMediaError();
         return;
       }
-      this.recover();
+      this.recover(data.details === 'manifestLoadError' || data.details === 'manifestLoadTimeOut');
     });
     media.addEventListener('playing', () => this.emit('status', 'playing'));
     media.addEventListener('waiting', () => {
@@ -81,6 +84,17 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
     this.hls.attachMedia(this.media);
     this.hls.loadSource(this.src);
     this.timer = setInterval(() => this.tick(), 200);
+  }
+
+  /** Starts playback; resolves false when the browser wants a gesture first. */
+  async play(): Promise<boolean> {
+    this.wantsPlayback = true;
+    try {
+      await this.media.play();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** The wall-clock time of the audio playing now, from EXT-X-PROGRAM-DATE-TIME. */
@@ -102,7 +116,7 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
    * A network blip: wait a random share of a growing delay (full jitter),
    * so listeners who lost the stream together do not come back together.
    */
-  private recover(): void {
+  private recover(reloadSource: boolean): void {
     if (this.ended) return;
     if (this.recoveries >= MAX_RECOVERIES) {
       this.emit('status', 'failed');
@@ -111,9 +125,10 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
     const delay = backoffDelayMs(this.recoveries++, 500, 10_000);
     this.emit('status', 'reconnecting');
     setTimeout(() => {
-      this.hls.stopLoad();
-      this.hls.loadSource(this.src);
-      this.hls.startLoad(-1);
+      // hls.js's advice for fatal network errors is startLoad(); only a
+      // multivariant playlist that never loaded needs the source again.
+      if (reloadSource) this.hls.loadSource(this.src);
+      else this.hls.startLoad(-1);
     }, delay);
   }
 

@@ -49,14 +49,11 @@ export function listenerPage(root: HTMLElement, space: SpaceView): void {
   });
 
   const play = (): void => {
-    audio.play().then(
-      () => (playButton.hidden = true),
-      () => {
-        // Autoplay with sound needs a gesture in most browsers.
-        playButton.hidden = false;
-        playButton.focus();
-      },
-    );
+    void player.play().then((playing) => {
+      playButton.hidden = playing;
+      // Autoplay with sound needs a gesture in most browsers.
+      if (!playing) playButton.focus();
+    });
   };
   playButton.addEventListener('click', play);
 
