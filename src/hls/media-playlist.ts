@@ -61,13 +61,16 @@ export function renderMediaPlaylist(snapshot: PlaylistSnapshot, options: { skip?
     const boundaryMs = endMs - CAN_SKIP_UNTIL_S * 1000;
     while (skipped < listed.length - 1) {
       const segment = listed[skipped] as HlsSegment;
-      if (!segment.complete || segment.wallClockMs + segmentDuration(segment) * 1000 > boundaryMs) break;
+      if (!segment.complete || segment.wallClockMs + segmentDuration(segment) * 1000 >= boundaryMs) break;
       skipped++;
     }
     if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
   }
-  lines.push(...renderMarks(snapshot.marks, listed[skipped]?.wallClockMs ?? 0));
-  const partsFrom = Math.max(skipped, listed.length - SEGMENTS_WITH_PARTS);
+  // A delta update keeps every date range (only _HLS_skip=v2 with
+  // CAN-SKIP-DATERANGES may drop them, §4.4.3.8, which we do not offer).
+  lines.push(...renderMarks(snapshot.marks, first?.wallClockMs ?? 0));
+  // §4.4.3.7: EXT-X-PART needs PART-INF, which an ended playlist no longer has.
+  const partsFrom = snapshot.ended ? listed.length : Math.max(skipped, listed.length - SEGMENTS_WITH_PARTS);
   listed.slice(skipped).forEach((segment, i) => {
     // §4.4.4.6: PROGRAM-DATE-TIME maps each segment to wall-clock time (listeners sync the stage view to it).
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${iso(segment.wallClockMs)}`);

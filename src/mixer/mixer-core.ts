@@ -113,8 +113,13 @@ export class MixerCore {
           break;
       }
     } catch {
+      // A packet the decoder refuses is a lost packet: conceal it.
       this.stats.decodeErrors++;
-      return undefined;
+      try {
+        pcm = channel.decoder.conceal();
+      } catch {
+        return undefined;
+      }
     }
     if (pcm.length > FRAME_SAMPLES) {
       channel.leftover = pcm.subarray(FRAME_SAMPLES);
