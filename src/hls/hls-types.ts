@@ -6,7 +6,9 @@
  * reload and one part request per part whatever the segment length, and
  * ignores EXT-X-PRELOAD-HINT, so listener requests per second are 2 / part
  * duration. A 1 s part is the shortest that keeps a listener at 2 requests
- * per second; the player then sits about 1 s behind the live edge.
+ * per second. The player aims at 1 s behind the newest part and starts at
+ * the beginning of a part of unknown age, so it sits 1-2 s behind the
+ * program date-time until it catches up (docs/BENCHMARKS.md).
  */
 export const PART_FRAMES = 50; // 50 × 20 ms Opus frames = 1 s
 export const PART_TARGET_S = 1.0;

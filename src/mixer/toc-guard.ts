@@ -1,9 +1,12 @@
 /**
  * A cheap filter for payloads that are not this speaker's Opus: every Opus
  * packet opens with a TOC byte (RFC 6716 §3.1) naming its configuration
- * (mode, bandwidth, frame size) and frame count. A real encoder keeps one
- * configuration for long stretches; random bytes name a random one. Garbage
- * that reaches a decoder decodes as noise, so it is dropped here.
+ * (mode, bandwidth, frame size) and frame count. A real encoder changes mode
+ * and bandwidth freely (libwebrtc moves between Hybrid SWB and FB at every
+ * start and end of a talk spurt) but keeps its packet duration; random
+ * bytes name a random one. Garbage that reaches a decoder decodes as noise,
+ * so packets whose duration breaks the speaker's steady one are dropped
+ * until a run of them shows the sender really changed its framing.
  *
  *   0 1 2 3 4 5 6 7
  *  +-+-+-+-+-+-+-+-+
@@ -39,28 +42,28 @@ export function opusPacketTenthsMs(payload: Uint8Array): number | undefined {
 }
 
 export class TocGuard {
-  private config: number | undefined;
-  private candidate: { config: number; count: number } | undefined;
+  /** The speaker's packet duration, in 1/10 ms. */
+  private duration: number | undefined;
+  private candidate: { duration: number; count: number } | undefined;
 
   /**
-   * @param switchAfter packets in a row with a new configuration before it
-   *   is taken as the encoder's (encoders do switch between modes). Default 3.
+   * @param switchAfter packets in a row with a new packet duration before it
+   *   is taken as the encoder's. Default 3.
    */
   constructor(private readonly switchAfter = 3) {}
 
   accept(payload: Uint8Array): boolean {
     const duration = opusPacketTenthsMs(payload);
     if (duration === undefined || duration > 1200) return false;
-    const config = (payload[0] ?? 0) >> 3;
-    if (this.config === undefined || config === this.config) {
-      this.config = config;
+    if (this.duration === undefined || duration === this.duration) {
+      this.duration = duration;
       this.candidate = undefined;
       return true;
     }
-    if (this.candidate?.config === config) this.candidate.count++;
-    else this.candidate = { config, count: 1 };
+    if (this.candidate?.duration === duration) this.candidate.count++;
+    else this.candidate = { duration, count: 1 };
     if (this.candidate.count < this.switchAfter) return false;
-    this.config = config;
+    this.duration = duration;
     this.candidate = undefined;
     return true;
   }

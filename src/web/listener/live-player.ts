@@ -12,9 +12,9 @@
 import Hls, { ErrorTypes, Events } from 'hls.js';
 import { backoffDelayMs } from '../../client/backoff.js';
 import { Emitter } from '../../client/emitter.js';
+import { LIVE_SYNC_S, MAX_LIVE_SYNC_RATE, STALL_BACKOFF_S } from './player-config.js';
 
-/** Seconds behind the live edge the player aims for. */
-export const LIVE_SYNC_S = 1.0;
+export { LIVE_SYNC_S };
 /** Fatal errors in a row before the player gives up and asks the person. */
 const MAX_RECOVERIES = 6;
 
@@ -51,8 +51,8 @@ export class LivePlayer extends Emitter<LivePlayerEvents> {
     this.hls = new Hls({
       lowLatencyMode: true,
       liveSyncDuration: LIVE_SYNC_S,
-      liveSyncOnStallIncrease: 0.05,
-      maxLiveSyncPlaybackRate: 1.25,
+      liveSyncOnStallIncrease: STALL_BACKOFF_S,
+      maxLiveSyncPlaybackRate: MAX_LIVE_SYNC_RATE,
       backBufferLength: 30,
       // Retries inside hls.js stay few; recovery past them is ours, with jitter.
       manifestLoadPolicy: { default: { maxTimeToFirstByteMs: 15_000, maxLoadTimeMs: 20_000, timeoutRetry: { maxNumRetry: 2, retryDelayMs: 0, maxRetryDelayMs: 0 }, errorRetry: { maxNumRetry: 1, retryDelayMs: 1000, maxRetryDelayMs: 8000 } } },
