@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
@@ -38,6 +38,12 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     routerOptions: { maxParamLength: 100 },
     http: { maxHeaderSize: 16 * 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // URLs the router refuses before any route runs (bad percent-encoding,
+    // over-long parameters) still answer from the catalogue.
+    frameworkErrors: (error, _request, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      void reply.code(400).header('cache-control', 'no-store').send(new TribuneError('VALIDATION_FAILED', error.code).toBody());
+    },
   });
   const spaces = new SpaceRegistry(config);
   const tokens = new StageTokens(config.secret, config.tokenTtlSeconds);
@@ -73,7 +79,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     void reply.code(tribune.status).header('cache-control', 'no-store').send(tribune.toBody());
   });
   app.setNotFoundHandler((_request, reply) => {
-    void reply.code(404).send(new TribuneError('ROUTE_NOT_FOUND').toBody());
+    void reply.code(404).header('cache-control', 'no-store').send(new TribuneError('ROUTE_NOT_FOUND').toBody());
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, liveSpaces: spaces.liveCount() }));

@@ -14,6 +14,11 @@ import type { MixedFrame } from '../mixer/mixer-types.js';
 import { opusHead } from './opus-head.js';
 
 const FRAME_S = 0.02;
+/**
+ * A 20 ms Opus packet of silence: TOC 0xf8 (CELT fullband, 20 ms, mono, one
+ * frame, RFC 6716 §3.1) and a frame that decodes to digital silence.
+ */
+const OPUS_SILENCE = Uint8Array.of(0xf8, 0xff, 0xfe);
 
 export interface PackagedPart {
   /** Parts since the start of the stream, from 0. */
@@ -48,6 +53,7 @@ export class CmafPackager {
   /** Parts written but not yet emitted, in order. */
   private readonly pending: { firstFrame: number; frames: number; wallClockMs: number }[] = [];
   private emitted = 0;
+  private nextIndex: number | undefined;
   private chain: Promise<void> = Promise.resolve();
 
   /**
@@ -75,9 +81,20 @@ export class CmafPackager {
     this.output.addAudioTrack(this.source);
   }
 
-  /** Queues a frame; frames must come in index order without gaps. */
+  /**
+   * Queues a frame. Frames come in index order; frames the mixer skipped
+   * (after a stall of the process) are filled with silence, so every part
+   * holds exactly its 50 frames and the timeline matches the wall clock.
+   */
   push(frame: MixedFrame): Promise<void> {
-    this.chain = this.chain.then(() => this.add(frame));
+    this.chain = this.chain.then(async () => {
+      while (this.nextIndex !== undefined && this.nextIndex < frame.index) {
+        const index = this.nextIndex;
+        await this.add({ payload: OPUS_SILENCE, index, wallClockMs: frame.wallClockMs - (frame.index - index) * 20 });
+      }
+      if (this.nextIndex !== undefined && frame.index < this.nextIndex) return;
+      await this.add(frame);
+    });
     return this.chain;
   }
 
@@ -90,6 +107,7 @@ export class CmafPackager {
   }
 
   private async add(frame: MixedFrame): Promise<void> {
+    this.nextIndex = frame.index + 1;
     if (!this.started) {
       await this.output.start();
       this.started = true;

@@ -89,7 +89,8 @@ export async function hlsRoutes(app: FastifyInstance, deps: HlsRouteDeps): Promi
     ),
     async (request, reply) => {
     const { stream, origin } = originOf(request.params.id);
-    const directives = parseHlsDirectives(request.query, stream.head);
+    // §6.2.5.2: once the playlist has EXT-X-ENDLIST the directives MUST be ignored.
+    const directives = stream.ended ? { target: undefined, wholeSegment: false, skip: false } : parseHlsDirectives(request.query, stream.head);
     // A plain request before the first part also waits for it.
     const target = directives.target ?? (stream.head ? undefined : { msn: 0, part: 0 });
     if (target && !(await origin.waiters.wait(target))) return holdTimeout(reply);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshot, writeToneWav } from '../helpers/browser.js';
+import { tonesFromMediaElement } from '../helpers/media-element-tones.js';
 import { startTribune, type RunningTribune } from '../helpers/tribune.js';
 
 const HOST_HZ = 523;
@@ -20,48 +21,11 @@ after(async () => {
   await server?.close();
 });
 
-/** Whether the page's <audio id=listener-audio> plays `hz`, from a WebAudio analyser on the element. */
+/** Whether the listener's <audio> plays `hz` in most analysis blocks over `listenMs`. */
 async function elementHasTone(page: Page, hz: number, listenMs = 1500): Promise<{ found: boolean; power: number }> {
-  return page.evaluate(
-    async ({ hz, listenMs }) => {
-      const element = document.getElementById('listener-audio') as HTMLAudioElement;
-      const w = window as unknown as { __ctx?: AudioContext; __analyser?: AnalyserNode };
-      if (!w.__ctx) {
-        w.__ctx = new AudioContext();
-        const source = w.__ctx.createMediaElementSource(element);
-        w.__analyser = w.__ctx.createAnalyser();
-        w.__analyser.fftSize = 8192;
-        source.connect(w.__analyser);
-        w.__analyser.connect(w.__ctx.destination);
-      }
-      await w.__ctx.resume();
-      const analyser = w.__analyser as AnalyserNode;
-      const data = new Float32Array(analyser.fftSize);
-      let best = 0;
-      let found = false;
-      const deadline = performance.now() + listenMs;
-      while (performance.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        analyser.getFloatTimeDomainData(data);
-        let total = 0;
-        for (const v of data) total += v * v;
-        total /= data.length;
-        const coeff = 2 * Math.cos((2 * Math.PI * hz) / w.__ctx.sampleRate);
-        let s1 = 0;
-        let s2 = 0;
-        for (const v of data) {
-          const s0 = v + coeff * s1 - s2;
-          s2 = s1;
-          s1 = s0;
-        }
-        const power = (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (data.length * data.length);
-        best = Math.max(best, power);
-        if (power > 2.5e-5 && power > total * 0.1) found = true;
-      }
-      return { found, power: best };
-    },
-    { hz, listenMs },
-  );
+  const report = await tonesFromMediaElement(page, '#listener-audio', [hz], listenMs);
+  const hits = report.hits[hz] ?? 0;
+  return { found: report.blocks > 0 && hits >= report.blocks / 2, power: hits / Math.max(1, report.blocks) };
 }
 
 test('a listener page plays the host over LL-HLS, hears the tone and sees who is talking', async () => {
