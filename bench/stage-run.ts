@@ -65,6 +65,8 @@ export interface RunResult {
   server_cpu_pct: number;
   /** The same figure as the server reported it (process.cpuUsage), a cross-check of /proc. */
   server_cpu_self_reported_pct: number;
+  mixer_cpu_pct: number;
+  forwarding_cpu_pct: number;
   samples: number;
   bursts: number;
   missed: number;
@@ -133,7 +135,7 @@ class ServerProcess {
     return (ticks * 1000) / CLOCK_TICKS_PER_S;
   }
 
-  async stats(spaceId: string): Promise<{ cpuUs: number; rtpForwarded: number }> {
+  async stats(spaceId: string): Promise<{ cpuUs: number; rtpForwarded: number; mixerCpuUs?: number }> {
     const reply = this.next();
     this.child.send({ type: 'stats', spaceId });
     const message = await withTimeout(reply, 5000, 'server stats');
@@ -164,7 +166,7 @@ class ServerProcess {
 
 type ServerMessage =
   | { type: 'ready'; url: string }
-  | { type: 'stats'; cpuUs: number; rtpForwarded: number };
+  | { type: 'stats'; cpuUs: number; rtpForwarded: number; mixerCpuUs?: number };
 
 // ---------------------------------------------------------------- the bots
 
@@ -333,6 +335,7 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
     const serverCpuPct = (100 * (after.serverCpuMs - before.serverCpuMs)) / wallMs;
     const benchCpuPct = (100 * (after.benchCpuUs - before.benchCpuUs)) / 1000 / wallMs;
     const hostBusyPct = (100 * (after.hostBusyMs - before.hostBusyMs)) / wallMs;
+    const mixerPct = (100 * (after.mixerCpuUs - before.mixerCpuUs)) / 1000 / wallMs;
     const latencies = collector.latenciesMs.slice().sort((a, b) => a - b);
     const result: RunResult = {
       speakers: size,
@@ -346,6 +349,9 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
       cpu_per_speaker_pct: round(serverCpuPct / size, 2),
       server_cpu_pct: round(serverCpuPct, 2),
       server_cpu_self_reported_pct: round((100 * (after.serverSelfCpuUs - before.serverSelfCpuUs)) / 1000 / wallMs, 2),
+      // The Space's audience mixer runs in the same process; the stage target is about forwarding.
+      mixer_cpu_pct: round(mixerPct, 2),
+      forwarding_cpu_pct: round(serverCpuPct - mixerPct, 2),
       samples: latencies.length,
       bursts: collector.bursts,
       missed: collector.missed,
@@ -373,6 +379,7 @@ interface Sample {
   wallMs: number;
   serverCpuMs: number;
   serverSelfCpuUs: number;
+  mixerCpuUs: number;
   rtpForwarded: number;
   benchCpuUs: number;
   hostBusyMs: number;
@@ -385,6 +392,7 @@ async function sample(server: ServerProcess, spaceId: string): Promise<Sample> {
     wallMs: performance.now(),
     serverCpuMs: server.cpuMs(),
     serverSelfCpuUs: stats.cpuUs,
+    mixerCpuUs: stats.mixerCpuUs ?? 0,
     rtpForwarded: stats.rtpForwarded,
     benchCpuUs: bench.user + bench.system,
     hostBusyMs: hostBusyMs(),

@@ -38,13 +38,15 @@ process.on('message', (message: ParentMessage) => {
   if (message.type === 'stats') {
     const usage = process.cpuUsage();
     let rtpForwarded = 0;
+    let mixerCpuUs = 0;
     try {
       const space = tribune.spaces.get(message.spaceId);
       for (const member of space.memberViews()) rtpForwarded += space.router.peer(member.id)?.stats.rtpForwarded ?? 0;
+      mixerCpuUs = space.audience.mixer.cpuMicros;
     } catch {
       // An unknown Space counts as nothing forwarded.
     }
-    process.send?.({ type: 'stats', cpuUs: usage.user + usage.system, rtpForwarded });
+    process.send?.({ type: 'stats', cpuUs: usage.user + usage.system, rtpForwarded, mixerCpuUs });
   }
 });
 process.on('disconnect', () => close(0));
