@@ -55,7 +55,7 @@
  * (hls.js maxLiveSyncPlaybackRate, default 1; an experiment, see
  * bench/latency-browser.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -64,10 +64,10 @@ import { BufferSource, EncodedPacketSink, Input, MP4 } from 'mediabunny';
 import { SpeakerBot, SAMPLE_RATE } from '../src/tools/speaker-bot.js';
 import { fillSine, hasTone } from '../src/tools/tone.js';
 import { OPUS_PRE_SKIP } from '../src/hls/opus-head.js';
-import type { CreatedSpace } from '../src/wire/api.js';
 import type { ServerStats } from './latency-server.js';
 import { browserListeners, type BrowserResult } from './latency-browser.js';
 import { LIVE_SYNC_S as PAGE_LIVE_SYNC_S } from '../src/web/listener/player-config.js';
+import { CLOCK_TICKS_PER_S, createSpace, envMs, hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
 
 /** hls.js liveSyncDuration of the listener page, in s: the player starts this far behind the live edge. */
 const LIVE_SYNC_S = PAGE_LIVE_SYNC_S;
@@ -112,7 +112,6 @@ const BROWSER = process.env.BENCH_BROWSER === '1';
 
 const SERVER_ENTRY = fileURLToPath(new URL('./latency-server.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLOCK_TICKS_PER_S = clockTicksPerSecond();
 
 /** Wall-clock time in ms since the epoch, with sub-ms resolution (the server's PDT uses Date.now()). */
 const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -867,17 +866,6 @@ async function teardown(active: Active): Promise<void> {
 
 // ---------------------------------------------------------------- helpers
 
-async function createSpace(baseUrl: string, title: string): Promise<CreatedSpace> {
-  const response = await fetch(`${baseUrl}/api/spaces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title }),
-    signal: AbortSignal.timeout(5000),
-  });
-  if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
-  return (await response.json()) as CreatedSpace;
-}
-
 /** Index of the last value ≤ x in ascending `values`, or -1. */
 function lastIndexAtOrBefore(values: number[], x: number): number {
   let lo = 0;
@@ -896,32 +884,8 @@ function lastIndexAtOrBefore(values: number[], x: number): number {
 const sorted = (values: number[]): number[] => values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
 const mean = (values: number[]): number => (values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length);
 
-/** Nearest-rank percentile of sorted values. */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * values.length);
-  return values[Math.min(values.length, Math.max(1, rank)) - 1] ?? NaN;
-}
-
 function summary(values: number[]): { p50: number; p95: number; min: number; max: number; n: number } {
   return { p50: round(percentile(values, 50)), p95: round(percentile(values, 95)), min: round(values[0] ?? NaN), max: round(values[values.length - 1] ?? NaN), n: values.length };
-}
-
-/** Busy time of the whole machine (all cores) from /proc/stat, in ms. */
-function hostBusyMs(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [, ...values] = line.trim().split(/\s+/);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = values.map(Number);
-  return ((user + nice + system + irq + softirq + steal) * 1000) / CLOCK_TICKS_PER_S;
-}
-
-function clockTicksPerSecond(): number {
-  try {
-    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(value) && value > 0 ? value : 100;
-  } catch {
-    return 100;
-  }
 }
 
 /** A small seeded PRNG (mulberry32), so every run has the same listener pattern. */
@@ -937,31 +901,6 @@ function mulberry32(seed: number): () => number {
 }
 
 const uniform = (random: () => number, [lo, hi]: readonly [number, number]): number => lo + random() * (hi - lo);
-
-function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function envMs(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined) return fallback;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${name} must be a positive number of ms`);
-  return ms;
-}
 
 function log(message: string): void {
   process.stderr.write(`[latency-bench] ${message}\n`);

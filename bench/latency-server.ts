@@ -23,6 +23,7 @@ import { configFromEnv } from '../src/config.js';
 import { buildServer } from '../src/server.js';
 import type { MixerCore } from '../src/mixer/mixer-core.js';
 import type { JitterStats } from '../src/mixer/jitter-buffer.js';
+import { closeAndExit } from './bench-util.js';
 
 type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'watch'; spaceId: string } | { type: 'close' };
 
@@ -99,17 +100,7 @@ function requestKind(url: string): RequestKind {
   return 'other';
 }
 
-let closing = false;
-const close = (code: number): void => {
-  if (closing) return;
-  closing = true;
-  // Bounded: a stuck close must not keep the benchmark waiting.
-  setTimeout(() => process.exit(code), 3000).unref();
-  tribune.close().then(
-    () => process.exit(code),
-    () => process.exit(1),
-  );
-};
+const close = closeAndExit(tribune);
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'close') return close(0);

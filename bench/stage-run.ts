@@ -28,14 +28,14 @@
  * only the last member to join sends DTX (see docs/BENCHMARKS.md). The
  * result says what forwarding would cost once that is fixed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import wrtc from '@roamhq/wrtc';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { SpeakerBot, SAMPLE_RATE } from '../src/tools/speaker-bot.js';
 import { fillSine, hasTone } from '../src/tools/tone.js';
-import type { CreatedSpace } from '../src/wire/api.js';
+import { CLOCK_TICKS_PER_S, createSpace, envMs, hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
 
 /** A different member starts a burst this often, in ms. */
 const TURN_MS = 450;
@@ -56,7 +56,6 @@ const WHAT_IF_DTX = process.env.BENCH_WHAT_IF_DTX === '1';
 
 const SERVER_ENTRY = fileURLToPath(new URL('./stage-server.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const CLOCK_TICKS_PER_S = clockTicksPerSecond();
 
 export interface RunResult {
   speakers: number;
@@ -440,50 +439,6 @@ async function teardown(active: { server?: ServerProcess; bots: SpeakerBot[] }):
 
 // ---------------------------------------------------------------- helpers
 
-async function createSpace(baseUrl: string, title: string): Promise<CreatedSpace> {
-  const response = await fetch(`${baseUrl}/api/spaces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title }),
-    signal: AbortSignal.timeout(5000),
-  });
-  if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
-  return (await response.json()) as CreatedSpace;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? NaN;
-}
-
-/** Busy time of the whole machine (all cores) from /proc/stat, in ms. */
-function hostBusyMs(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [, ...values] = line.trim().split(/\s+/);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = values.map(Number);
-  return ((user + nice + system + irq + softirq + steal) * 1000) / CLOCK_TICKS_PER_S;
-}
-
-function clockTicksPerSecond(): number {
-  try {
-    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(value) && value > 0 ? value : 100;
-  } catch {
-    return 100;
-  }
-}
-
-function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!predicate()) {
@@ -492,26 +447,10 @@ async function waitUntil(predicate: () => boolean, timeoutMs: number, what: stri
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 function parseSize(value: string | undefined): number {
   const size = Number(value);
   if (!Number.isInteger(size) || size < 2 || size > 13) throw new Error(`usage: stage-run.ts N (people on stage, 2..13), got ${value}`);
   return size;
-}
-
-function envMs(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined) return fallback;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${name} must be a positive number of ms`);
-  return ms;
 }
 
 function log(message: string): void {

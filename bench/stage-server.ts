@@ -14,6 +14,7 @@
  */
 import { configFromEnv } from '../src/config.js';
 import { buildServer } from '../src/server.js';
+import { closeAndExit } from './bench-util.js';
 
 type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'close' };
 
@@ -21,17 +22,7 @@ const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', por
 const url = await tribune.listen();
 console.log(`stage-server listening on ${url}`);
 
-let closing = false;
-const close = (code: number): void => {
-  if (closing) return;
-  closing = true;
-  // Bounded: a stuck close must not keep the benchmark waiting.
-  setTimeout(() => process.exit(code), 3000).unref();
-  tribune.close().then(
-    () => process.exit(code),
-    () => process.exit(1),
-  );
-};
+const close = closeAndExit(tribune);
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'close') return close(0);
