@@ -36,7 +36,7 @@ export function startPage(root: HTMLElement): void {
   mount(
     root,
     h('h1', {}, 'Live audio, for any crowd'),
-    h('p', { class: 'muted' }, 'Open a Space, invite speakers with a link, and talk in real time.'),
+    h('p', { class: 'muted' }, 'Open a Space, bring speakers on stage with a link, and let anyone listen live.'),
     form,
   );
   title.focus();
