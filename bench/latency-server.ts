@@ -50,7 +50,7 @@ export interface ServerStats {
 
 type RequestKind = 'playlist' | 'blockingPlaylist' | 'part' | 'init' | 'segment' | 'other';
 
-const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0 });
+const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0, store: { databaseUrl: undefined, sqlitePath: ':memory:' } });
 const hlsRequests: Record<RequestKind, number> = { playlist: 0, blockingPlaylist: 0, part: 0, init: 0, segment: 0, other: 0 };
 tribune.app.addHook('onResponse', async (request) => {
   if (!request.url.startsWith('/hls/')) return;

@@ -18,7 +18,7 @@ import { closeAndExit } from './bench-util.js';
 
 type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'close' };
 
-const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0 });
+const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0, store: { databaseUrl: undefined, sqlitePath: ':memory:' } });
 const url = await tribune.listen();
 console.log(`stage-server listening on ${url}`);
 

@@ -13,7 +13,7 @@ export const OPENAPI_PATH = fileURLToPath(new URL('../docs/openapi.json', import
 
 /** The default configuration, on a loopback address; the server is built but never listens. */
 export function openApiConfig(): TribuneConfig {
-  return { ...configFromEnv({}), port: 0, host: '127.0.0.1' };
+  return { ...configFromEnv({}), port: 0, host: '127.0.0.1', store: { databaseUrl: undefined, sqlitePath: ':memory:' } };
 }
 
 /** The document as written to disk; call after `app.ready()`. */

@@ -3,8 +3,10 @@
  * option has a default that lets `npm start` run with no external service.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SFU_OPTIONS, type IceServerConfig, type SfuOptions } from './sfu/sfu-types.js';
+import type { StoreOptions } from './store/database.js';
 
 export interface TribuneConfig {
   /** Interface to listen on. Default '0.0.0.0' (TRIBUNE_HOST). */
@@ -24,6 +26,8 @@ export interface TribuneConfig {
   /** Where the built browser client lives. Default dist/web. */
   webRoot: string;
   sfu: SfuOptions;
+  /** SQL store: SQLite under TRIBUNE_DATA_DIR (default ./data), or PostgreSQL when DATABASE_URL is set. */
+  store: StoreOptions;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConfig {
@@ -36,6 +40,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
     maxLiveSpaces: 200,
     maxStageMembers: 13,
     webRoot: fileURLToPath(new URL('../dist/web/', import.meta.url)),
+    store: {
+      databaseUrl: env.DATABASE_URL || undefined,
+      sqlitePath: join(env.TRIBUNE_DATA_DIR ?? 'data', 'tribune.db'),
+    },
     sfu: {
       ...DEFAULT_SFU_OPTIONS,
       iceServers: parseIceServers(env.TRIBUNE_ICE_SERVERS),

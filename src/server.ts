@@ -12,6 +12,8 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { TribuneConfig } from './config.js';
 import { controlRoutes } from './control/http-routes.js';
 import { SpaceRegistry } from './control/space-registry.js';
+import { openStore } from './store/database.js';
+import { SpaceStore } from './store/space-store.js';
 import { hlsRoutes } from './origin/hls-routes.js';
 import { StageTokens } from './control/stage-tokens.js';
 import { SIGNAL_LIMITS } from './wire/signalling.js';
@@ -45,7 +47,11 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       void reply.code(400).header('cache-control', 'no-store').send(new TribuneError('VALIDATION_FAILED', error.code).toBody());
     },
   });
-  const spaces = new SpaceRegistry(config);
+  const store = await openStore(config.store);
+  const spaceStore = new SpaceStore(store);
+  // One node owns its Spaces: any still live in the store were cut off by our last stop.
+  await spaceStore.markInterrupted(Date.now());
+  const spaces = new SpaceRegistry(config, spaceStore);
   const tokens = new StageTokens(config.secret, config.tokenTtlSeconds);
 
   await app.register(fastifySwagger, {
@@ -112,6 +118,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       closed = true;
       await spaces.closeAll();
       await app.close();
+      await store.close();
     },
   };
 }

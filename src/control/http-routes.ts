@@ -59,7 +59,7 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
       },
     },
     async (request, reply) => {
-      const space = spaces.create(request.body.title.trim());
+      const space = await spaces.create(request.body.title.trim());
       const [hostToken, stageToken] = await Promise.all([
         tokens.issue({ spaceId: space.id, role: 'host' }),
         tokens.issue({ spaceId: space.id, role: 'speaker' }),
@@ -85,7 +85,14 @@ export async function controlRoutes(app: FastifyInstance, deps: ControlDeps): Pr
         response: { 200: SpaceEnvelope, 400: ErrorSchema, 404: ErrorSchema },
       },
     },
-    async (request) => ({ space: spaceView(spaces.get(request.params.id)) }),
+    async (request) => {
+      const live = spaces.find(request.params.id);
+      if (live) return { space: spaceView(live) };
+      // Not in this process: an ended or interrupted Space from the store.
+      const stored = await spaces.stored(request.params.id);
+      if (!stored) throw new TribuneError('SPACE_NOT_FOUND');
+      return { space: { id: stored.id, title: stored.title, state: stored.state, createdAt: new Date(stored.createdAtMs).toISOString(), members: [] } };
+    },
   );
 
   api.post(

@@ -6,6 +6,7 @@
 import type { TribuneConfig } from '../config.js';
 import type { LiveStream } from '../hls/live-stream.js';
 import { TribuneError } from '../wire/errors.js';
+import type { SpaceStore, StoredSpace } from '../store/space-store.js';
 import { Space } from './space.js';
 
 /** How long an ended Space stays known, in ms. */
@@ -14,14 +15,35 @@ const ENDED_RETENTION_MS = 60 * 60 * 1000;
 export class SpaceRegistry {
   private readonly spaces = new Map<string, Space>();
 
-  constructor(private readonly config: Pick<TribuneConfig, 'sfu' | 'maxLiveSpaces' | 'maxStageMembers'>) {}
+  constructor(
+    private readonly config: Pick<TribuneConfig, 'sfu' | 'maxLiveSpaces' | 'maxStageMembers'>,
+    private readonly store: SpaceStore,
+  ) {}
 
-  create(title: string): Space {
+  /** Opens a Space; it is in the store before anyone can join it. */
+  async create(title: string): Promise<Space> {
     this.evictEnded();
     if (this.liveCount() >= this.config.maxLiveSpaces) throw new TribuneError('SPACE_LIMIT_REACHED');
-    const space = new Space(title, this.config.sfu, this.config.maxStageMembers);
+    const space = new Space(title, this.config.sfu, this.config.maxStageMembers, (ended) =>
+      this.store.finish(ended.id, ended.state === 'interrupted' ? 'interrupted' : 'ended', ended.endedAt?.getTime() ?? Date.now()),
+    );
+    try {
+      await this.store.insert({ id: space.id, title: space.title, createdAtMs: space.createdAt.getTime() });
+    } catch (error) {
+      await space.end();
+      throw error;
+    }
     this.spaces.set(space.id, space);
     return space;
+  }
+
+  /** A Space that is not live in this process: from the store (ended or interrupted), or undefined. */
+  stored(id: string): Promise<StoredSpace | undefined> {
+    return this.store.get(id);
+  }
+
+  find(id: string): Space | undefined {
+    return this.spaces.get(id);
   }
 
   /** Throws SPACE_NOT_FOUND. */
@@ -42,15 +64,16 @@ export class SpaceRegistry {
     return count;
   }
 
+  /** At shutdown: live Spaces are interrupted, not ended (a restart must say so). */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.spaces.values()].map((s) => s.end()));
+    await Promise.all([...this.spaces.values()].map((s) => s.end('interrupted')));
     this.spaces.clear();
   }
 
   private evictEnded(): void {
     const cutoff = Date.now() - ENDED_RETENTION_MS;
     for (const [id, space] of this.spaces) {
-      if (space.state === 'ended' && (space.endedAt?.getTime() ?? 0) < cutoff) this.spaces.delete(id);
+      if (space.state !== 'live' && (space.endedAt?.getTime() ?? 0) < cutoff) this.spaces.delete(id);
     }
   }
 }

@@ -23,7 +23,7 @@ export interface StageMember {
   peer: StagePeer;
 }
 
-export type SpaceState = 'live' | 'ended';
+export type SpaceState = 'live' | 'ended' | 'interrupted';
 
 export class Space {
   readonly id: string;
@@ -41,6 +41,8 @@ export class Space {
     title: string,
     sfu: SfuOptions,
     private readonly maxStageMembers: number,
+    /** Called once when the Space ends, with how it ended (for the store). */
+    private readonly onEnded: (space: Space) => Promise<void> = async () => undefined,
   ) {
     this.id = newId(10);
     this.title = title;
@@ -95,16 +97,20 @@ export class Space {
     return [...this.members.values()].map((m) => ({ ...m.view }));
   }
 
-  /** Ends the Space for everyone on it. Safe to call twice. */
-  async end(): Promise<void> {
-    if (this.state === 'ended') return;
-    this.state = 'ended';
+  /**
+   * Ends the Space for everyone on it: 'ended' by its host, 'interrupted'
+   * when the server stops under it. Safe to call twice.
+   */
+  async end(how: 'ended' | 'interrupted' = 'ended'): Promise<void> {
+    if (this.state !== 'live') return;
+    this.state = how;
     this.endedAt = new Date();
     this.broadcast({ type: 'space-ended' });
     for (const member of this.members.values()) member.connection.close(1000, 'SPACE_ENDED');
     this.members.clear();
     await this.audience.stop();
     await this.router.close();
+    await this.onEnded(this);
   }
 
   private broadcast(message: ServerMessage): void {

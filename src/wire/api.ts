@@ -21,7 +21,9 @@ export const MemberSchema = Type.Object({
 export const SpaceSchema = Type.Object({
   id: SpaceId,
   title: Type.String(),
-  state: Type.Union([Type.Literal('live'), Type.Literal('ended')]),
+  state: Type.Union([Type.Literal('live'), Type.Literal('ended'), Type.Literal('interrupted')], {
+    description: 'interrupted: the server stopped while the Space was live',
+  }),
   createdAt: Type.String({ format: 'date-time' }),
   members: Type.Array(MemberSchema),
 });

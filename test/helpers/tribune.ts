@@ -11,7 +11,14 @@ export interface RunningTribune {
 }
 
 export async function startTribune(overrides: Partial<TribuneConfig> = {}): Promise<RunningTribune> {
-  const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0, ...overrides });
+  const tribune = await buildServer({
+    ...configFromEnv({}),
+    host: '127.0.0.1',
+    port: 0,
+    // A fresh in-memory SQLite per server: tests never touch ./data.
+    store: { databaseUrl: undefined, sqlitePath: ':memory:' },
+    ...overrides,
+  });
   const url = await tribune.listen();
   return {
     url,

@@ -22,7 +22,7 @@ export async function stagePage(root: HTMLElement, spaceId: string, token: strin
     return;
   }
   document.title = `${space.title} · Tribune`;
-  if (space.state === 'ended') return endedView(root, space.title);
+  if (space.state !== 'live') return endedView(root, space.title, space.state === 'interrupted' ? 'This Space was interrupted when the server stopped.' : undefined);
   if (!token) return listenerPage(root, space);
 
   const nameInput = h('input', { type: 'text', id: 'name', maxlength: 40, autocomplete: 'nickname', value: localStorage.getItem(NAME_KEY) ?? '', required: true });
@@ -222,8 +222,8 @@ function levelMeter(stream: MediaStream, bar: HTMLElement): () => void {
   };
 }
 
-function endedView(root: HTMLElement, title: string): void {
-  mount(root, h('h1', {}, title), h('p', {}, h('span', { class: 'badge' }, 'ENDED')), h('p', { class: 'muted', id: 'ended' }, 'This Space has ended.'), h('a', { href: '/' }, 'Open a new Space'));
+function endedView(root: HTMLElement, title: string, message = 'This Space has ended.'): void {
+  mount(root, h('h1', {}, title), h('p', {}, h('span', { class: 'badge' }, 'ENDED')), h('p', { class: 'muted', id: 'ended' }, message), h('a', { href: '/' }, 'Open a new Space'));
 }
 
 function leftView(root: HTMLElement, spaceId: string, token: string, message: string): void {
