@@ -159,17 +159,12 @@ function stageView(root: HTMLElement, session: StageSession, spaceId: string, to
   if (isHost) {
     void api.invite(spaceId, token).then(
       (invite) => {
-        const input = h('input', { type: 'text', readonly: true, value: invite.stageUrl, 'aria-label': 'Stage link', id: 'share-link' });
-        const copy = h('button', { type: 'button', class: 'secondary' }, 'Copy');
-        copy.addEventListener('click', () => void navigator.clipboard?.writeText(invite.stageUrl).then(() => (copy.textContent = 'Copied')));
-        const listenUrl = `${location.origin}/s/${spaceId}`;
-        const listen = h('input', { type: 'text', readonly: true, value: listenUrl, 'aria-label': 'Listener link', id: 'listen-link' });
         share.replaceChildren(
           h('h2', {}, 'Invite'),
           h('p', { class: 'muted' }, 'Speakers: anyone with this link can join the stage.'),
-          h('div', { class: 'share' }, input, copy),
+          copyableLink(invite.stageUrl, 'share-link', 'Stage link'),
           h('p', { class: 'muted' }, 'Listeners: share this link with your audience.'),
-          h('div', { class: 'share' }, listen),
+          copyableLink(`${location.origin}/s/${spaceId}`, 'listen-link', 'Listener link'),
         );
       },
       () => share.remove(),
@@ -186,6 +181,17 @@ function stageView(root: HTMLElement, session: StageSession, spaceId: string, to
     h('nav', { class: 'controls', 'aria-label': 'Stage controls' }, muteButton, leaveButton, isHost ? endButton : null),
     audios,
   );
+}
+
+/** A read-only link with a Copy button. */
+function copyableLink(url: string, id: string, label: string): HTMLElement {
+  const input = h('input', { type: 'text', readonly: true, value: url, 'aria-label': label, id });
+  const copy = h('button', { type: 'button', class: 'secondary', 'aria-label': `Copy the ${label.toLowerCase()}` }, 'Copy');
+  copy.addEventListener('click', () => {
+    input.select();
+    void navigator.clipboard?.writeText(url).then(() => (copy.textContent = 'Copied'));
+  });
+  return h('div', { class: 'share' }, input, copy);
 }
 
 function memberTile(member: MemberView, talking: boolean, isMe: boolean): HTMLElement {
