@@ -59,19 +59,35 @@ export class ReplayWindow {
   }
 }
 
-/** One window per SSRC, with a bound on how many SSRCs one sender may use. */
+/**
+ * One window per SSRC, at most `maxSsrcs` of them. A new SSRC past the cap
+ * takes the place of the one heard from least recently: only packets that
+ * passed SRTP authentication get here, so only the member itself can make
+ * new SSRCs, and a sender that restarts its stream is not silenced.
+ */
 export class ReplayGuard {
+  /** In order of last use, oldest first (a Map keeps insertion order). */
   private readonly windows = new Map<number, ReplayWindow>();
 
   constructor(private readonly maxSsrcs = 4) {}
 
   accept(ssrc: number, seq16: number): boolean {
     let window = this.windows.get(ssrc);
-    if (!window) {
-      if (this.windows.size >= this.maxSsrcs) return false;
+    if (window) {
+      this.windows.delete(ssrc);
+    } else {
+      if (this.windows.size >= this.maxSsrcs) {
+        const oldest = this.windows.keys().next().value;
+        if (oldest !== undefined) this.windows.delete(oldest);
+      }
       window = new ReplayWindow();
-      this.windows.set(ssrc, window);
     }
+    this.windows.set(ssrc, window);
     return window.accept(seq16);
+  }
+
+  /** SSRCs with a window now. */
+  get size(): number {
+    return this.windows.size;
   }
 }
