@@ -45,6 +45,8 @@ export interface HlsSegment {
   parts: HlsPart[];
   /** True once every part is in; only then does the segment get EXTINF and a URI. */
   complete: boolean;
+  /** The parts joined, made once when the segment completes (the origin serves it as is). */
+  bytes?: Uint8Array;
   wallClockMs: number;
 }
 

@@ -5,14 +5,11 @@
  * snapshots of it; the packager appends to it.
  */
 import { EventEmitter } from 'node:events';
+import type { StageState } from '../wire/stage-state.js';
 import type { PackagedPart } from './cmaf-packager.js';
 import { PARTS_PER_SEGMENT, PART_FRAMES, RETAINED_SEGMENTS, type HlsPart, type HlsSegment, type PartPosition } from './hls-types.js';
 
-/** What listeners see of the stage, carried in EXT-X-DATERANGE (RFC 8216bis §4.4.5.1). */
-export interface StageState {
-  members: { id: string; name: string; role: string; muted: boolean }[];
-  speaking: string[];
-}
+export type { StageState };
 
 export interface StateMark {
   id: number;
@@ -57,9 +54,8 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     }
     const part: HlsPart = { msn, index, durationS: packaged.frames * 0.02, bytes: packaged.bytes, wallClockMs: packaged.wallClockMs };
     segment.parts.push(part);
-    if (segment.parts.length === PARTS_PER_SEGMENT) segment.complete = true;
     // A short last part (the end of the Space) still completes its segment.
-    if (packaged.frames < PART_FRAMES) segment.complete = true;
+    if (segment.parts.length === PARTS_PER_SEGMENT || packaged.frames < PART_FRAMES) complete(segment);
     this.pruneMarks();
     this.version++;
     this.emit('part', { msn, part: index });
@@ -81,7 +77,7 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     if (this.ended) return;
     this.ended = true;
     const last = this.segments[this.segments.length - 1];
-    if (last && last.parts.length > 0) last.complete = true;
+    if (last && last.parts.length > 0 && !last.complete) complete(last);
     this.version++;
     this.emit('ended');
   }
@@ -102,4 +98,9 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     const windowStart = this.segments[0]?.wallClockMs ?? 0;
     while (this.marks.length > 1 && (this.marks[1]?.wallClockMs ?? Infinity) <= windowStart) this.marks.shift();
   }
+}
+
+function complete(segment: HlsSegment): void {
+  segment.complete = true;
+  segment.bytes = Buffer.concat(segment.parts.map((part) => part.bytes));
 }

@@ -105,16 +105,15 @@ export async function hlsRoutes(app: FastifyInstance, deps: HlsRouteDeps): Promi
     const { stream, origin } = originOf(request.params.id);
     if (!stream.init && !(await origin.waiters.wait({ msn: 0, part: 0 }))) return holdTimeout(reply);
     if (!stream.init) throw new TribuneError('HLS_NOT_FOUND');
-    return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(Buffer.from(stream.init));
+    return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(view(stream.init));
   });
 
   app.get<{ Params: { id: string; msn: string } }>('/hls/:id/seg/:msn', doc('A complete segment', '`<msn>.m4s`: the segment\'s parts, concatenated. Immutable.', { msn: { type: 'string' } }), async (request, reply) => {
     const { stream } = originOf(request.params.id);
     const msn = parseNumbered(request.params.msn, /^(\d{1,9})\.m4s$/)[0];
     const segment = stream.segment(msn);
-    if (!segment?.complete) return notFound(reply);
-    const bytes = Buffer.concat(segment.parts.map((part) => part.bytes));
-    return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(bytes);
+    if (!segment?.complete || !segment.bytes) return notFound(reply);
+    return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(view(segment.bytes));
   });
 
   app.get<{ Params: { id: string; name: string } }>('/hls/:id/part/:name',
@@ -133,8 +132,13 @@ export async function hlsRoutes(app: FastifyInstance, deps: HlsRouteDeps): Promi
     }
     const part = stream.segment(msn)?.parts[index];
     if (!part) return notFound(reply);
-    return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(Buffer.from(part.bytes));
+    return reply.type('audio/mp4').header('cache-control', IMMUTABLE).send(view(part.bytes));
   });
+}
+
+/** The bytes as a Buffer without copying them: every listener request gets the same memory. */
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function isNextPart(stream: LiveStream, target: { msn: number; part: number }): boolean {

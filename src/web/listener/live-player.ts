@@ -12,16 +12,13 @@
 import Hls, { ErrorTypes, Events } from 'hls.js';
 import { backoffDelayMs } from '../../client/backoff.js';
 import { Emitter } from '../../client/emitter.js';
+import type { StageState } from '../../wire/stage-state.js';
 import { LIVE_SYNC_S, MAX_LIVE_SYNC_RATE, STALL_BACKOFF_S } from './player-config.js';
 
 export { LIVE_SYNC_S };
 /** Fatal errors in a row before the player gives up and asks the person. */
 const MAX_RECOVERIES = 6;
 
-export interface StageState {
-  members: { id: string; name: string; role: string; muted: boolean }[];
-  speaking: string[];
-}
 
 export interface LivePlayerEvents extends Record<string, unknown[]> {
   /** The stage as of the audio playing now. */

@@ -4,8 +4,10 @@
  * No account, no WebSocket: everything here is a cacheable GET.
  */
 import type { SpaceView } from '../../wire/api.js';
-import { LivePlayer, type StageState } from '../listener/live-player.js';
+import type { StageState } from '../../wire/stage-state.js';
+import { LivePlayer } from '../listener/live-player.js';
 import { h, mount } from '../ui/dom.js';
+import { memberTile } from '../ui/member-tile.js';
 
 const VOLUME_KEY = 'tribune.volume';
 
@@ -28,17 +30,7 @@ export function listenerPage(root: HTMLElement, space: SpaceView): void {
 
   const renderStage = (state: StageState): void => {
     const talking = new Set(state.speaking);
-    stage.replaceChildren(
-      ...state.members.map((member) =>
-        h(
-          'li',
-          { class: `member${talking.has(member.id) ? ' talking' : ''}`, 'data-member': member.id, 'aria-label': `${member.name}: ${member.role === 'host' ? 'Host' : 'Speaker'}${member.muted ? ', muted' : ''}${talking.has(member.id) ? ', talking' : ''}` },
-          h('div', { class: 'avatar', 'aria-hidden': 'true' }, member.name.slice(0, 1).toUpperCase() || '?'),
-          h('div', { class: 'name' }, member.name),
-          h('div', { class: 'meta' }, member.role === 'host' ? 'Host' : 'Speaker', member.muted ? ' · muted' : '', talking.has(member.id) ? ' · talking' : ''),
-        ),
-      ),
-    );
+    stage.replaceChildren(...state.members.map((member) => memberTile(member, talking.has(member.id))));
     if (state.members.length === 0) stage.replaceChildren(h('li', { class: 'muted' }, 'Nobody is on stage right now.'));
   };
   renderStage({ members: space.members, speaking: [] });

@@ -4,9 +4,9 @@
  * mute, share link (host), leave and end.
  */
 import { StageSession, type SocketLike } from '../../client/stage-session.js';
-import type { MemberView } from '../../wire/signalling.js';
 import { ApiError, api } from '../api-client.js';
 import { h, mount } from '../ui/dom.js';
+import { memberTile } from '../ui/member-tile.js';
 import { listenerPage } from './listener-page.js';
 
 const NAME_KEY = 'tribune.displayName';
@@ -192,18 +192,6 @@ function copyableLink(url: string, id: string, label: string): HTMLElement {
     void navigator.clipboard?.writeText(url).then(() => (copy.textContent = 'Copied'));
   });
   return h('div', { class: 'share' }, input, copy);
-}
-
-function memberTile(member: MemberView, talking: boolean, isMe: boolean): HTMLElement {
-  const initials = member.name.trim().slice(0, 1).toUpperCase() || '?';
-  const states = [member.role === 'host' ? 'Host' : 'Speaker', member.muted ? 'muted' : null, talking ? 'talking' : null].filter(Boolean).join(', ');
-  return h(
-    'li',
-    { class: `member${talking ? ' talking' : ''}`, 'data-member': member.id, 'aria-label': `${member.name}${isMe ? ' (you)' : ''}: ${states}` },
-    h('div', { class: 'avatar', 'aria-hidden': 'true' }, initials),
-    h('div', { class: 'name' }, member.name, isMe ? ' (you)' : ''),
-    h('div', { class: 'meta' }, member.role === 'host' ? 'Host' : 'Speaker', member.muted ? ' · muted' : '', talking ? ' · talking' : ''),
-  );
 }
 
 /** A level meter of the local microphone, so people see that they are heard. */
