@@ -15,14 +15,34 @@ export interface TribuneConfig {
   port: number;
   /** Base URL put in share links; default: derived from the request's Host (TRIBUNE_PUBLIC_URL). */
   publicUrl: string | undefined;
-  /** Key that signs stage and host tokens; default: random per process (TRIBUNE_SECRET, hex, ≥ 32 bytes). */
+  /**
+   * Key that signs stage passes and cookies; default: random per process,
+   * which signs everyone out at a restart (TRIBUNE_SECRET, hex, ≥ 32 bytes).
+   */
   secret: Uint8Array;
-  /** Lifetime of stage and host tokens, in seconds. Default 12 h. */
+  /** Lifetime of a stage pass, in seconds. Default 10 min. */
   tokenTtlSeconds: number;
   /** Live Spaces this process hosts at most. Default 200. */
   maxLiveSpaces: number;
-  /** People on one stage at most (host + 2 co-hosts + 10 speakers). Default 13. */
-  maxStageMembers: number;
+  /** Co-hosts per Space (TRIBUNE_MAX_COHOSTS). Default 2. */
+  maxCohosts: number;
+  /** Speakers per Space, besides host and co-hosts (TRIBUNE_MAX_SPEAKERS). Default 10. */
+  maxSpeakers: number;
+  /** How long a host whose connection dropped has to come back before a co-host takes over. Default 30 s. */
+  hostGraceMs: number;
+  /** A listener counts this long after its last presence beacon (beacons every 30 s). Default 70 s. */
+  presenceWindowMs: number;
+  /** Longest a feed long-poll is held open. Default 20 s. */
+  feedHoldMs: number;
+  /** Reactions per person: sustained per second, and burst. Default 1/s, burst 5. */
+  reactionsPerSecond: number;
+  reactionBurst: number;
+  /** Requests to speak waiting at most per Space. Default 500. */
+  maxQueuedRequests: number;
+  /** Secure cookies; off only for plain-HTTP deployments on a non-local name (TRIBUNE_INSECURE_COOKIES=1). */
+  secureCookies: boolean;
+  /** POSTed when a Space starts (TRIBUNE_WEBHOOK_URL), signed with TRIBUNE_WEBHOOK_SECRET. */
+  webhook: { url: string | undefined; secret: string | undefined };
   /** Where the built browser client lives. Default dist/web. */
   webRoot: string;
   sfu: SfuOptions;
@@ -36,9 +56,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
     port: env.PORT === undefined ? 8080 : parsePort(env.PORT),
     publicUrl: env.TRIBUNE_PUBLIC_URL || undefined,
     secret: env.TRIBUNE_SECRET ? Buffer.from(env.TRIBUNE_SECRET, 'hex') : randomBytes(32),
-    tokenTtlSeconds: 12 * 3600,
+    tokenTtlSeconds: 600,
     maxLiveSpaces: 200,
-    maxStageMembers: 13,
+    maxCohosts: parseCount(env.TRIBUNE_MAX_COHOSTS, 2, 'TRIBUNE_MAX_COHOSTS'),
+    maxSpeakers: parseCount(env.TRIBUNE_MAX_SPEAKERS, 10, 'TRIBUNE_MAX_SPEAKERS'),
+    hostGraceMs: 30_000,
+    presenceWindowMs: 70_000,
+    feedHoldMs: 20_000,
+    reactionsPerSecond: 1,
+    reactionBurst: 5,
+    maxQueuedRequests: 500,
+    secureCookies: env.TRIBUNE_INSECURE_COOKIES !== '1',
+    webhook: { url: env.TRIBUNE_WEBHOOK_URL || undefined, secret: env.TRIBUNE_WEBHOOK_SECRET || undefined },
     webRoot: fileURLToPath(new URL('../dist/web/', import.meta.url)),
     store: {
       databaseUrl: env.DATABASE_URL || undefined,
@@ -51,6 +80,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
       iceAdditionalHostAddresses: (env.TRIBUNE_ICE_EXTRA_HOSTS ?? '').split(',').filter(Boolean),
     },
   };
+}
+
+function parseCount(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 0 || count > 100) throw new Error(`${name} must be an integer 0-100, got ${value}`);
+  return count;
 }
 
 function parsePort(value: string): number {

@@ -10,14 +10,22 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import type { TribuneConfig } from './config.js';
-import { controlRoutes } from './control/http-routes.js';
+import { accountRoutes } from './accounts/account-routes.js';
+import { Auth } from './accounts/auth.js';
 import { SpaceRegistry } from './control/space-registry.js';
-import { openStore } from './store/database.js';
-import { SpaceStore } from './store/space-store.js';
-import { hlsRoutes } from './origin/hls-routes.js';
+import { spaceRoutes } from './control/space-routes.js';
+import { StagePasses } from './control/stage-passes.js';
+import { stageRoutes } from './control/stage-routes.js';
 import { StageTokens } from './control/stage-tokens.js';
+import { feedRoutes } from './feed/feed-routes.js';
+import { StartWebhook } from './notify/start-webhook.js';
+import { hlsRoutes } from './origin/hls-routes.js';
+import { AccountStore } from './store/account-store.js';
+import { openStore } from './store/database.js';
+import { ReminderStore } from './store/reminder-store.js';
+import { SpaceStore } from './store/space-store.js';
+import { SHARED_SCHEMAS } from './wire/api.js';
 import { SIGNAL_LIMITS } from './wire/signalling.js';
-import { ErrorBodySchema } from './wire/api.js';
 import { TribuneError } from './wire/errors.js';
 
 export interface Tribune {
@@ -49,10 +57,28 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   });
   const store = await openStore(config.store);
   const spaceStore = new SpaceStore(store);
+  const accounts = new AccountStore(store);
+  const reminders = new ReminderStore(store);
   // One node owns its Spaces: any still live in the store were cut off by our last stop.
   await spaceStore.markInterrupted(Date.now());
-  const spaces = new SpaceRegistry(config, spaceStore);
+  await accounts.deleteExpiredSessions(Date.now());
+  const webhook = new StartWebhook(config.webhook, app.log);
+  let listeningAt = `http://localhost:${config.port}`;
+  const spaces = new SpaceRegistry(
+    {
+      config,
+      spaces: spaceStore,
+      accounts,
+      reminders,
+      webhook,
+      publicBase: () => config.publicUrl?.replace(/\/$/, '') ?? listeningAt,
+      log: app.log,
+    },
+    config.maxLiveSpaces,
+  );
   const tokens = new StageTokens(config.secret, config.tokenTtlSeconds);
+  const passes = new StagePasses(tokens);
+  const auth = new Auth(accounts, { secret: config.secret, secureCookies: config.secureCookies });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -63,12 +89,15 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
         description: 'Live audio Spaces. Errors carry a stable code from docs/ERRORS.md.',
       },
       components: {
-        securitySchemes: { hostToken: { type: 'http', scheme: 'bearer', description: 'The host token of a Space' } },
+        securitySchemes: {
+          apiToken: { type: 'http', scheme: 'bearer', description: 'An API token (POST /api/tokens); needs no CSRF token' },
+          session: { type: 'apiKey', in: 'cookie', name: 'tribune_session', description: 'Session cookie; unsafe methods also need x-csrf-token' },
+        },
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
-  app.addSchema(ErrorBodySchema);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   // Every body is JSON; without this, fastify would parse text/plain and
   // answer 400 instead of 415.
   app.removeContentTypeParser('text/plain');
@@ -90,12 +119,22 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, liveSpaces: spaces.liveCount() }));
 
-  await app.register(async (scope) => controlRoutes(scope, { config, spaces, tokens }));
+  await auth.register(app);
+  const publicUrl = config.publicUrl;
+  await app.register(async (scope) => accountRoutes(scope, { auth, accounts, reminders }));
+  await app.register(async (scope) => spaceRoutes(scope, { auth, hubs: spaces, spaces: spaceStore, accounts, reminders, passes, publicUrl }));
+  await app.register(async (scope) =>
+    stageRoutes(scope, { auth, hubs: spaces, accounts, passes, tokens, publicUrl, iceServers: config.sfu.iceServers }),
+  );
+  await app.register(async (scope) => feedRoutes(scope, { auth, hubs: spaces, holdMs: config.feedHoldMs }));
   await app.register(async (scope) => hlsRoutes(scope, { streamOf: (id) => spaces.streamOf(id) }));
 
   if (existsSync(join(config.webRoot, 'index.html'))) {
     await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: 'index.html', wildcard: false });
-    app.get('/s/:id', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
+    // Client-side routes of the single-page app.
+    for (const path of ['/s/:id', '/signin', '/host', '/new']) {
+      app.get(path, { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
+    }
   } else {
     app.get('/', { schema: { hide: true } }, (_request, reply) =>
       reply.type('text/plain').send('The browser client is not built: run `npm run build:web`.'),
@@ -111,12 +150,14 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-      return `http://${host}:${port}`;
+      listeningAt = `http://${host}:${port}`;
+      return listeningAt;
     },
     async close() {
       if (closed) return;
       closed = true;
       await spaces.closeAll();
+      await webhook.drain();
       await app.close();
       await store.close();
     },
@@ -128,6 +169,9 @@ function toTribuneError(error: FastifyError): TribuneError {
   if (error instanceof TribuneError) return error;
   if (error.validation) return new TribuneError('VALIDATION_FAILED', error.message.slice(0, 300));
   switch (error.code) {
+    case 'FST_CSRF_MISSING_SECRET':
+    case 'FST_CSRF_INVALID_TOKEN':
+      return new TribuneError('CSRF_INVALID');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new TribuneError('BODY_TOO_LARGE');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -1,79 +1,112 @@
 /**
- * Live Spaces of this process, in memory (persistence comes with the store).
- * Ended Spaces are kept for a while so their page can say "ended" rather
- * than "not found".
+ * The Spaces this process knows, as hubs: loaded from the store on first
+ * use (a lobby, a live Space, an ended one asked for by its page), created
+ * through the API. Ended and cancelled Spaces leave memory after a while;
+ * the store still answers for them.
  */
-import type { TribuneConfig } from '../config.js';
 import type { LiveStream } from '../hls/live-stream.js';
+import type { StoredAccount } from '../store/account-store.js';
 import { TribuneError } from '../wire/errors.js';
-import type { SpaceStore, StoredSpace } from '../store/space-store.js';
-import { Space } from './space.js';
+import type { HubDeps } from './hub-deps.js';
+import { SpaceHub } from './space-hub.js';
 
-/** How long an ended Space stays known, in ms. */
-const ENDED_RETENTION_MS = 60 * 60 * 1000;
+/** How long a finished Space stays in memory, in ms. */
+const FINISHED_RETENTION_MS = 10 * 60 * 1000;
+/** Hubs of Spaces that are not live (lobbies, finished) kept in memory at most. */
+const MAX_IDLE_HUBS = 10_000;
 
 export class SpaceRegistry {
-  private readonly spaces = new Map<string, Space>();
+  private readonly hubs = new Map<string, SpaceHub>();
+  private readonly loading = new Map<string, Promise<SpaceHub | undefined>>();
 
   constructor(
-    private readonly config: Pick<TribuneConfig, 'sfu' | 'maxLiveSpaces' | 'maxStageMembers'>,
-    private readonly store: SpaceStore,
+    private readonly deps: Omit<HubDeps, 'reserveLiveSlot'>,
+    private readonly maxLiveSpaces: number,
   ) {}
 
-  /** Opens a Space; it is in the store before anyone can join it. */
-  async create(title: string): Promise<Space> {
-    this.evictEnded();
-    if (this.liveCount() >= this.config.maxLiveSpaces) throw new TribuneError('SPACE_LIMIT_REACHED');
-    const space = new Space(title, this.config.sfu, this.config.maxStageMembers, (ended) =>
-      this.store.finish(ended.id, ended.state === 'interrupted' ? 'interrupted' : 'ended', ended.endedAt?.getTime() ?? Date.now()),
-    );
-    try {
-      await this.store.insert({ id: space.id, title: space.title, createdAtMs: space.createdAt.getTime() });
-    } catch (error) {
-      await space.end();
-      throw error;
+  private get hubDeps(): HubDeps {
+    return { ...this.deps, reserveLiveSlot: () => this.reserveLiveSlot() };
+  }
+
+  async create(host: StoredAccount, input: { title: string; description: string; startsAtMs: number | null }): Promise<SpaceHub> {
+    this.evict();
+    if (input.startsAtMs === null) this.reserveLiveSlot();
+    const hub = await SpaceHub.create(host, input, this.hubDeps);
+    this.hubs.set(hub.id, hub);
+    return hub;
+  }
+
+  /** The hub of a Space, from memory or the store; undefined when there is no such Space. */
+  find(id: string): Promise<SpaceHub | undefined> {
+    const hub = this.hubs.get(id);
+    if (hub) return Promise.resolve(hub);
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = SpaceHub.load(id, this.hubDeps).then((loaded) => {
+        this.loading.delete(id);
+        if (loaded) {
+          this.evict();
+          this.hubs.set(id, loaded);
+        }
+        return loaded;
+      });
+      pending.catch(() => this.loading.delete(id));
+      this.loading.set(id, pending);
     }
-    this.spaces.set(space.id, space);
-    return space;
-  }
-
-  /** A Space that is not live in this process: from the store (ended or interrupted), or undefined. */
-  stored(id: string): Promise<StoredSpace | undefined> {
-    return this.store.get(id);
-  }
-
-  find(id: string): Space | undefined {
-    return this.spaces.get(id);
+    return pending;
   }
 
   /** Throws SPACE_NOT_FOUND. */
-  get(id: string): Space {
-    const space = this.spaces.get(id);
-    if (!space) throw new TribuneError('SPACE_NOT_FOUND');
-    return space;
+  async get(id: string): Promise<SpaceHub> {
+    const hub = await this.find(id);
+    if (!hub) throw new TribuneError('SPACE_NOT_FOUND');
+    return hub;
   }
 
-  /** A Space's audience stream (live or ended), for the origin. */
+  /** A hub already in memory (the origin must not touch the store per request). */
+  loaded(id: string): SpaceHub | undefined {
+    return this.hubs.get(id);
+  }
+
+  /** A Space's audience stream (live or just ended), for the origin. */
   streamOf(id: string): LiveStream | undefined {
-    return this.spaces.get(id)?.audience.stream;
+    return this.hubs.get(id)?.stage?.audience.stream;
   }
 
   liveCount(): number {
     let count = 0;
-    for (const space of this.spaces.values()) if (space.state === 'live') count++;
+    for (const hub of this.hubs.values()) if (hub.record.state === 'live') count++;
     return count;
   }
 
   /** At shutdown: live Spaces are interrupted, not ended (a restart must say so). */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.spaces.values()].map((s) => s.end('interrupted')));
-    this.spaces.clear();
+    await Promise.all([...this.hubs.values()].map((hub) => hub.interrupt()));
+    this.hubs.clear();
   }
 
-  private evictEnded(): void {
-    const cutoff = Date.now() - ENDED_RETENTION_MS;
-    for (const [id, space] of this.spaces) {
-      if (space.state !== 'live' && (space.endedAt?.getTime() ?? 0) < cutoff) this.spaces.delete(id);
+  private reserveLiveSlot(): void {
+    if (this.liveCount() >= this.maxLiveSpaces) throw new TribuneError('SPACE_LIMIT_REACHED');
+  }
+
+  private evict(): void {
+    const cutoff = Date.now() - FINISHED_RETENTION_MS;
+    let idle = 0;
+    for (const [id, hub] of this.hubs) {
+      if (hub.isOpen()) {
+        if (hub.record.state !== 'live') idle++;
+        continue;
+      }
+      if ((hub.record.endedAtMs ?? 0) < cutoff) this.hubs.delete(id);
+      else idle++;
+    }
+    if (idle < MAX_IDLE_HUBS) return;
+    // Too many lobbies in memory: drop those nobody waits in; the store has them.
+    for (const [id, hub] of this.hubs) {
+      if (hub.record.state === 'live' || hub.feed.waiting > 0) continue;
+      hub.interrupt().catch(() => undefined);
+      this.hubs.delete(id);
+      if (--idle < MAX_IDLE_HUBS) break;
     }
   }
 }

@@ -3,13 +3,13 @@
  * The Space knows its members' connections only through `StageConnection`,
  * so it runs the same behind a WebSocket or in a test.
  */
-import { randomBytes } from 'node:crypto';
 import { AudiencePipeline } from '../hls/audience-pipeline.js';
 import { opusCodec } from '../mixer/opus-codec.js';
 import { StageRouter } from '../sfu/stage-router.js';
 import type { SfuOptions } from '../sfu/sfu-types.js';
 import type { StagePeer } from '../sfu/stage-peer.js';
-import { TribuneError } from '../wire/errors.js';
+import { newId } from '../store/ids.js';
+import { TribuneError, type ErrorCode } from '../wire/errors.js';
 import type { MemberView, ServerMessage, StageRole } from '../wire/signalling.js';
 
 export interface StageConnection {
@@ -25,9 +25,27 @@ export interface StageMember {
 
 export type SpaceState = 'live' | 'ended' | 'interrupted';
 
+/** Who a stage connection belongs to. */
+export interface StageIdentity {
+  accountId: string;
+  username: string;
+  name: string;
+}
+
+/** How a member left: by saying so, or by losing the connection. */
+export type LeaveReason = 'left' | 'disconnected' | 'removed';
+
+export interface SpaceHooks {
+  /** Called once when the Space ends, with how it ended (for the store). */
+  onEnded?: (space: Space) => Promise<void>;
+  /** The stage changed (someone joined, left, muted, or talks): the feed rebuilds. */
+  onStageChanged?: (urgent: boolean) => void;
+  onMemberLeft?: (member: MemberView, reason: LeaveReason) => void;
+}
+
 export class Space {
   readonly id: string;
-  readonly title: string;
+  title: string;
   readonly createdAt: Date;
   state: SpaceState = 'live';
   endedAt: Date | undefined;
@@ -38,13 +56,13 @@ export class Space {
   private speaking: string[] = [];
 
   constructor(
+    id: string,
     title: string,
     sfu: SfuOptions,
     private readonly maxStageMembers: number,
-    /** Called once when the Space ends, with how it ended (for the store). */
-    private readonly onEnded: (space: Space) => Promise<void> = async () => undefined,
+    private readonly hooks: SpaceHooks = {},
   ) {
-    this.id = newId(10);
+    this.id = id;
     this.title = title;
     this.createdAt = new Date();
     this.router = new StageRouter(sfu);
@@ -53,6 +71,7 @@ export class Space {
       this.speaking = memberIds;
       this.broadcast({ type: 'speaking', memberIds });
       this.markAudienceState();
+      this.hooks.onStageChanged?.(false);
     });
     this.markAudienceState();
   }
@@ -62,26 +81,45 @@ export class Space {
     this.audience.markState({ members: this.memberViews(), speaking: this.speaking });
   }
 
-  /** Puts a person on stage; throws SPACE_ENDED or STAGE_FULL. */
-  join(name: string, role: StageRole, connection: StageConnection): StageMember {
+  /** The stage changed in a way people act on. */
+  private stageChanged(): void {
+    this.markAudienceState();
+    this.hooks.onStageChanged?.(true);
+  }
+
+  /**
+   * Puts a person on stage; throws SPACE_ENDED or STAGE_FULL. An account
+   * joins once: a second connection (another tab, a reconnect that beat the
+   * old socket's close) replaces the first.
+   */
+  async join(who: StageIdentity, role: StageRole, connection: StageConnection): Promise<StageMember> {
+    if (this.state !== 'live') throw new TribuneError('SPACE_ENDED');
+    const previous = this.memberOf(who.accountId);
+    if (previous) {
+      previous.connection.close(4001, 'REPLACED');
+      await this.leave(previous.view.id, 'removed');
+    }
     if (this.state !== 'live') throw new TribuneError('SPACE_ENDED');
     if (this.members.size >= this.maxStageMembers) throw new TribuneError('STAGE_FULL');
-    const view: MemberView = { id: newId(8), name, role, muted: false };
+    const view: MemberView = { id: newId(8), accountId: who.accountId, username: who.username, name: who.name, role, muted: false };
     const peer = this.router.addMember(view.id);
     const member: StageMember = { view, connection, peer };
     this.broadcast({ type: 'member-joined', member: view });
     this.members.set(view.id, member);
-    this.markAudienceState();
+    this.stageChanged();
     return member;
   }
 
-  async leave(memberId: string): Promise<void> {
-    if (!this.members.delete(memberId)) return;
+  async leave(memberId: string, reason: LeaveReason = 'disconnected'): Promise<void> {
+    const member = this.members.get(memberId);
+    if (!member) return;
+    this.members.delete(memberId);
     await this.router.removeMember(memberId);
     this.audience.removeSpeaker(memberId);
     this.speaking = this.speaking.filter((id) => id !== memberId);
     this.broadcast({ type: 'member-left', memberId });
-    this.markAudienceState();
+    this.stageChanged();
+    if (this.state === 'live') this.hooks.onMemberLeft?.(member.view, reason);
   }
 
   setMuted(memberId: string, muted: boolean): void {
@@ -90,7 +128,41 @@ export class Space {
     member.view.muted = muted;
     this.router.setMuted(memberId, muted);
     this.broadcast({ type: 'member-updated', member: { ...member.view } });
-    this.markAudienceState();
+    this.stageChanged();
+  }
+
+  /** Member ids talking now. */
+  speakingNow(): readonly string[] {
+    return this.speaking;
+  }
+
+  memberOf(accountId: string): StageMember | undefined {
+    for (const member of this.members.values()) if (member.view.accountId === accountId) return member;
+    return undefined;
+  }
+
+  /** A role changed while its holder is on stage: everyone sees it, the holder is told. */
+  setRole(accountId: string, role: StageRole): void {
+    const member = this.memberOf(accountId);
+    if (!member || member.view.role === role) return;
+    member.view.role = role;
+    member.connection.send({ type: 'role-changed', role });
+    this.broadcast({ type: 'member-updated', member: { ...member.view } });
+    this.stageChanged();
+  }
+
+  /** Takes an account off the stage (moved to the audience, blocked, stepped down). */
+  async remove(accountId: string, code: ErrorCode | 'STEPPED_DOWN'): Promise<void> {
+    const member = this.memberOf(accountId);
+    if (!member) return;
+    if (code !== 'STEPPED_DOWN') member.connection.send({ type: 'error', code, message: new TribuneError(code).message });
+    member.connection.close(code === 'STEPPED_DOWN' ? 1000 : 4002, code);
+    await this.leave(member.view.id, 'removed');
+  }
+
+  /** Sends to the members whose role passes `to` (the request queue goes to moderators only). */
+  sendTo(to: (member: MemberView) => boolean, message: ServerMessage): void {
+    for (const member of this.members.values()) if (to(member.view)) member.connection.send(message);
   }
 
   memberViews(): MemberView[] {
@@ -110,7 +182,7 @@ export class Space {
     this.members.clear();
     await this.audience.stop();
     await this.router.close();
-    await this.onEnded(this);
+    await this.hooks.onEnded?.(this);
   }
 
   private broadcast(message: ServerMessage): void {
@@ -118,11 +190,3 @@ export class Space {
   }
 }
 
-/** Random id from an alphabet without look-alikes, for URLs. */
-function newId(length: number): string {
-  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
-  const bytes = randomBytes(length);
-  let id = '';
-  for (const byte of bytes) id += alphabet[byte % alphabet.length];
-  return id;
-}

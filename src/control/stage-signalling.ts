@@ -9,14 +9,19 @@ import type { WebSocket, RawData } from 'ws';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { TokenBucket } from '../guard/token-bucket.js';
 import { TribuneError } from '../wire/errors.js';
-import { ClientMessage, SIGNAL_LIMITS, type ServerMessage, type StageRole } from '../wire/signalling.js';
-import type { Space, StageConnection, StageMember } from './space.js';
+import { ClientMessage, SIGNAL_LIMITS, type RequestToSpeak, type ServerMessage, type StageRole } from '../wire/signalling.js';
+import type { Space, StageConnection, StageIdentity, StageMember } from './space.js';
 
 const checkClientMessage = TypeCompiler.Compile(ClientMessage);
 
 export interface SignallingContext {
   space: Space;
   role: StageRole;
+  who: StageIdentity;
+  /** The request queue, for a member who moderates (sent on join). */
+  requests?: () => RequestToSpeak[];
+  /** Ends the Space for everyone; the owner checks that the member is its host. */
+  end?: () => Promise<void>;
   iceServers: { urls: string | string[]; username?: string; credential?: string }[];
   /** Called once the connection is gone and its member has left. */
   onClosed?: () => void;
@@ -28,6 +33,7 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
   const bucket = new TokenBucket(SIGNAL_LIMITS.messagesPerSecond, SIGNAL_LIMITS.messageBurst, Date.now());
   let member: StageMember | undefined;
   let closing = false;
+  let leftOnPurpose = false;
 
   const connection: StageConnection = {
     send(message: ServerMessage) {
@@ -76,7 +82,7 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
     clearTimeout(joinTimer);
     const leaving = member;
     member = undefined;
-    const done = leaving ? space.leave(leaving.view.id) : Promise.resolve();
+    const done = leaving ? space.leave(leaving.view.id, leftOnPurpose ? 'left' : 'disconnected') : Promise.resolve();
     void done.finally(() => context.onClosed?.());
   });
   socket.on('error', () => socket.terminate());
@@ -113,8 +119,12 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
     if (message.type === 'join') {
       if (member) throw new TribuneError('SIGNAL_ALREADY_JOINED');
       clearTimeout(joinTimer);
-      const joined = space.join(message.name, role, connection);
+      const joined = await space.join(context.who, role, connection);
       member = joined;
+      if (closing) {
+        await space.leave(joined.view.id);
+        return;
+      }
       connection.send({
         type: 'welcome',
         you: { ...joined.view },
@@ -122,6 +132,8 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
         members: space.memberViews(),
         iceServers: context.iceServers,
       });
+      const queue = context.requests?.() ?? [];
+      if (role === 'host' || role === 'cohost') connection.send({ type: 'requests', requests: queue });
       joined.peer.on('offer', (offer) => connection.send({ type: 'offer', ...offer }));
       joined.peer.on('candidate', (candidate) => connection.send({ type: 'candidate', candidate }));
       joined.peer.on('connectionState', (state) => {
@@ -142,11 +154,13 @@ export function handleStageSocket(socket: WebSocket, context: SignallingContext)
         space.setMuted(member.view.id, message.muted);
         return;
       case 'leave':
+        leftOnPurpose = true;
         connection.close(1000, 'LEFT');
         return;
       case 'end':
         if (member.view.role !== 'host') throw new TribuneError('NOT_HOST');
-        await space.end();
+        if (context.end) await context.end();
+        else await space.end();
         return;
     }
   }

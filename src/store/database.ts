@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001-spaces.js';
+import * as m0002 from './migrations/0002-accounts-roles-schedules.js';
 import type { Schema } from './store-types.js';
 
 // int8 (bigint) columns come back from node-postgres as strings; our
@@ -32,7 +33,7 @@ export interface Store {
 }
 
 /** Every migration, in order; names sort in the order they run. */
-const MIGRATIONS: Record<string, Migration> = { '0001-spaces': m0001 };
+const MIGRATIONS: Record<string, Migration> = { '0001-spaces': m0001, '0002-accounts-roles-schedules': m0002 };
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const postgres = options.databaseUrl !== undefined && /^postgres(ql)?:\/\//.test(options.databaseUrl);

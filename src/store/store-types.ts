@@ -5,18 +5,89 @@
  */
 import type { Generated } from 'kysely';
 
-export type StoredSpaceState = 'live' | 'ended' | 'interrupted';
+export type StoredSpaceState = 'scheduled' | 'live' | 'ended' | 'interrupted' | 'cancelled';
+/** Stage roles that outlive a connection; listeners have no row. */
+export type StoredRole = 'host' | 'cohost' | 'speaker';
 
 export interface SpacesTable {
   id: string;
   title: string;
+  description: string;
   state: StoredSpaceState;
+  /** The account that hosts it now (null for Spaces opened before accounts). */
+  host_account_id: string | null;
   created_at_ms: number;
+  /** When it is scheduled to start; null for a Space opened live. */
+  starts_at_ms: number | null;
+  started_at_ms: number | null;
   ended_at_ms: number | null;
-  /** Row version, bumped on every update (for optimistic checks later). */
+  /** Row version, bumped on every update. */
   revision: Generated<number>;
+}
+
+export interface AccountsTable {
+  id: string;
+  /** Lower-case, unique. */
+  username: string;
+  display_name: string;
+  /** PHC string (argon2id). */
+  password_hash: string;
+  created_at_ms: number;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie's token, hex: a leaked table opens no session. */
+  token_hash: string;
+  account_id: string;
+  created_at_ms: number;
+  expires_at_ms: number;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  account_id: string;
+  name: string;
+  token_hash: string;
+  created_at_ms: number;
+  last_used_at_ms: number | null;
+}
+
+export interface SpaceRolesTable {
+  space_id: string;
+  account_id: string;
+  role: StoredRole;
+  granted_at_ms: number;
+}
+
+export interface SpaceBlocksTable {
+  space_id: string;
+  account_id: string;
+  blocked_by: string;
+  blocked_at_ms: number;
+}
+
+export interface SubscriptionsTable {
+  space_id: string;
+  account_id: string;
+  created_at_ms: number;
+}
+
+export interface NotificationsTable {
+  id: string;
+  account_id: string;
+  space_id: string;
+  kind: 'space-started';
+  created_at_ms: number;
+  read_at_ms: number | null;
 }
 
 export interface Schema {
   spaces: SpacesTable;
+  accounts: AccountsTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  space_roles: SpaceRolesTable;
+  space_blocks: SpaceBlocksTable;
+  subscriptions: SubscriptionsTable;
+  notifications: NotificationsTable;
 }

@@ -22,11 +22,38 @@ export const ERRORS = {
   SPACE_NOT_FOUND: { status: 404, message: 'No Space with this id' },
   SPACE_ENDED: { status: 410, message: 'This Space has ended' },
   SPACE_LIMIT_REACHED: { status: 503, message: 'This server hosts as many live Spaces as it is configured for' },
-  TOKEN_MISSING: { status: 401, message: 'A stage or host token is required' },
+  TOKEN_MISSING: { status: 401, message: 'A stage pass is required (POST /api/spaces/:id/stage-pass)' },
   TOKEN_INVALID: { status: 401, message: 'The token is malformed, forged or expired' },
   TOKEN_WRONG_SPACE: { status: 403, message: 'The token belongs to another Space' },
   NOT_HOST: { status: 403, message: 'Only the host can do this' },
   STAGE_FULL: { status: 409, message: 'The stage has as many people as it allows' },
+  SPACE_NOT_LIVE: { status: 409, message: 'This Space is not live' },
+  SPACE_NOT_SCHEDULED: { status: 409, message: 'Only a scheduled Space can be edited this way, started early or cancelled' },
+  START_OUT_OF_RANGE: { status: 400, message: 'The start time must be between now and 30 days from now' },
+  // --- Accounts -----------------------------------------------------------
+  SIGN_IN_REQUIRED: { status: 401, message: 'Sign in first' },
+  BAD_CREDENTIALS: { status: 401, message: 'Wrong username or password' },
+  SIGN_IN_RATE_LIMITED: { status: 429, message: 'Too many sign-in attempts; wait a minute' },
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken' },
+  CSRF_INVALID: { status: 403, message: 'The request lacks a valid CSRF token (get one from GET /api/session)' },
+  API_TOKEN_NOT_FOUND: { status: 404, message: 'No such API token' },
+  ACCOUNT_NOT_FOUND: { status: 404, message: 'No such account' },
+  // --- Roles on a Space ---------------------------------------------------
+  NOT_MODERATOR: { status: 403, message: 'Only the host and co-hosts can do this' },
+  NOT_ON_STAGE: { status: 403, message: 'This account has no place on the stage' },
+  ALREADY_ON_STAGE: { status: 409, message: 'This account is already on the stage' },
+  BLOCKED: { status: 403, message: 'This account is blocked from this Space' },
+  COHOST_LIMIT: { status: 409, message: 'The Space has as many co-hosts as it allows' },
+  SPEAKER_LIMIT: { status: 409, message: 'The Space has as many speakers as it allows' },
+  REQUEST_NOT_FOUND: { status: 404, message: 'No request to speak from this account' },
+  INVITE_NOT_FOUND: { status: 404, message: 'No invitation to speak for this account' },
+  CANNOT_UNMUTE_OTHERS: { status: 403, message: 'Only a speaker can unmute themself' },
+  CANNOT_MODERATE_HOST: { status: 403, message: 'Nobody can mute, move or block the host' },
+  HOST_CANNOT_STEP_DOWN: { status: 409, message: 'The host ends the Space or leaves it; a host does not step down' },
+  // --- Audience state (feed, presence, reactions, pins) -------------------
+  REACTION_RATE_LIMITED: { status: 429, message: 'More reactions than a person sends; this one was dropped' },
+  PIN_LIMIT: { status: 409, message: 'The Space has as many pinned links as it allows' },
+  PIN_NOT_FOUND: { status: 404, message: 'No such pinned link' },
   // --- Audience stream (origin) -------------------------------------------
   HLS_QUERY_INVALID: { status: 400, message: '_HLS_msn and _HLS_part take non-negative integers, _HLS_skip takes YES or v2' },
   HLS_PART_WITHOUT_MSN: { status: 400, message: '_HLS_part needs _HLS_msn (RFC 8216bis §6.2.5.2)' },
@@ -46,6 +73,8 @@ export const ERRORS = {
   NEGOTIATION_OUT_OF_ORDER: { status: 409, message: 'No offer is waiting for this answer', close: undefined },
   ICE_CANDIDATE_INVALID: { status: 400, message: 'The ICE candidate could not be applied', close: undefined },
   JOIN_TIMEOUT: { status: 408, message: 'The connection did not join in time', close: 1008 },
+  REPLACED: { status: 409, message: 'The same account joined the stage from another connection', close: 4001 },
+  MOVED_TO_AUDIENCE: { status: 409, message: 'A host or co-host moved you to the audience', close: 4002 },
 } as const satisfies Record<string, { status: number; message: string; close?: number | undefined }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -40,7 +40,8 @@ const Candidate = Type.Object(
 );
 
 export const ClientMessage = Type.Union([
-  Type.Object({ type: Type.Literal('join'), name: DisplayName }, { additionalProperties: false }),
+  // The name shown is the account's display name; `name` is accepted from older clients and ignored.
+  Type.Object({ type: Type.Literal('join'), name: Type.Optional(DisplayName) }, { additionalProperties: false }),
   Type.Object(
     { type: Type.Literal('answer'), sdp: Type.String({ minLength: 1, maxLength: SIGNAL_LIMITS.maxSdpBytes }) },
     { additionalProperties: false },
@@ -53,13 +54,25 @@ export const ClientMessage = Type.Union([
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;
 
-export type StageRole = 'host' | 'speaker';
+export type StageRole = 'host' | 'cohost' | 'speaker';
 
 export interface MemberView {
+  /** This connection; a rejoin gets a new one. */
   id: string;
+  accountId: string;
+  username: string;
+  /** Display name. */
   name: string;
   role: StageRole;
   muted: boolean;
+}
+
+/** A request to speak, as the host and co-hosts see it in their queue. */
+export interface RequestToSpeak {
+  accountId: string;
+  username: string;
+  name: string;
+  requestedAt: string;
 }
 
 export interface IceServerView {
@@ -89,6 +102,11 @@ export type ServerMessage =
   | { type: 'member-left'; memberId: string }
   | { type: 'member-updated'; member: MemberView }
   | { type: 'speaking'; memberIds: string[] }
+  /** To hosts and co-hosts: the queue of requests to speak, whenever it changes. */
+  | { type: 'requests'; requests: RequestToSpeak[] }
+  /** To the member concerned: a host or co-host muted you, or your role changed. */
+  | { type: 'muted-by'; by: string }
+  | { type: 'role-changed'; role: StageRole }
   | { type: 'space-ended' }
   | { type: 'pong' }
   | { type: 'error'; code: ErrorCode; message: string; details?: string };

@@ -2,11 +2,28 @@
 import { configFromEnv, type TribuneConfig } from '../../src/config.js';
 import { buildServer, type Tribune } from '../../src/server.js';
 import type { CreatedSpace } from '../../src/wire/api.js';
+import { TestAccount } from './accounts.js';
+
+export interface TestSpace extends CreatedSpace {
+  host: TestAccount;
+  /** The host's stage pass. */
+  hostToken: string;
+  /**
+   * A new account that asked to speak and was accepted by the host, and its
+   * stage pass: one per stage member (an account is on a stage once).
+   */
+  speaker(name?: string): Promise<{ account: TestAccount; token: string }>;
+  /** Shorthand: a new accepted speaker's stage pass. */
+  speakerPass(name?: string): Promise<string>;
+}
 
 export interface RunningTribune {
   url: string;
   tribune: Tribune;
-  createSpace(title?: string): Promise<CreatedSpace>;
+  /** Signs up a new account through the API. */
+  account(username?: string, displayName?: string): Promise<TestAccount>;
+  /** A live Space hosted by a new account. */
+  createSpace(title?: string, host?: TestAccount): Promise<TestSpace>;
   close(): Promise<void>;
 }
 
@@ -15,22 +32,39 @@ export async function startTribune(overrides: Partial<TribuneConfig> = {}): Prom
     ...configFromEnv({}),
     host: '127.0.0.1',
     port: 0,
+    // Node's fetch keeps Secure cookies on http://127.0.0.1 only with this off;
+    // browser tests (Chromium treats loopback as secure) keep the default.
+    secureCookies: false,
     // A fresh in-memory SQLite per server: tests never touch ./data.
     store: { databaseUrl: undefined, sqlitePath: ':memory:' },
     ...overrides,
   });
   const url = await tribune.listen();
+  const account = (username?: string, displayName?: string) => TestAccount.signUp(url, username, displayName);
   return {
     url,
     tribune,
-    async createSpace(title = 'Test Space') {
-      const response = await fetch(`${url}/api/spaces`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ title }),
-      });
-      if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
-      return (await response.json()) as CreatedSpace;
+    account,
+    async createSpace(title = 'Test Space', hostAccount?: TestAccount) {
+      const host = hostAccount ?? (await account());
+      const created = await host.bot<CreatedSpace>('POST', '/api/spaces', { title });
+      if (created.status !== 201 || !created.body.stagePass) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
+      const spaceId = created.body.space.id;
+      const speaker = async (name?: string) => {
+        const guest = await account(undefined, name);
+        const asked = await guest.bot('POST', `/api/spaces/${spaceId}/requests`, {});
+        if (asked.status !== 200) throw new Error(`request to speak failed: ${asked.status} ${JSON.stringify(asked.body)}`);
+        const accepted = await host.bot('POST', `/api/spaces/${spaceId}/requests/${guest.id}/accept`, {});
+        if (accepted.status !== 200) throw new Error(`accept failed: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+        return { account: guest, token: await guest.stagePass(spaceId) };
+      };
+      return {
+        ...created.body,
+        host,
+        hostToken: created.body.stagePass.token,
+        speaker,
+        speakerPass: async (name?: string) => (await speaker(name)).token,
+      };
     },
     close: () => tribune.close(),
   };

@@ -1,0 +1,116 @@
+/**
+ * Who is asking: a session cookie (browsers) or an API token (bots and
+ * integrations, `Authorization: Bearer trb_…`). Listening needs neither.
+ *
+ * CSRF: every POST, PUT, PATCH and DELETE that would act on a session
+ * cookie must carry the token from GET /api/session in `x-csrf-token`
+ * (double-submit against a signed, HTTP-only secret cookie, by
+ * @fastify/csrf-protection). Requests that carry an API token carry no
+ * ambient authority and need none; the presence beacon reads no cookie.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import type { AccountStore, StoredAccount } from '../store/account-store.js';
+import { isApiTokenShape } from '../store/account-store.js';
+import type { AccountView } from '../wire/api.js';
+import { TribuneError } from '../wire/errors.js';
+
+export const SESSION_COOKIE = 'tribune_session';
+export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
+
+export interface AuthOptions {
+  secret: Uint8Array;
+  /** Secure cookies (HTTPS only; browsers also accept them on http://localhost). */
+  secureCookies: boolean;
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Routes that change nothing an account owns and read no cookie. */
+const CSRF_EXEMPT = [/^\/api\/spaces\/[^/]+\/presence$/];
+
+export class Auth {
+  private readonly resolved = new WeakMap<FastifyRequest, Promise<StoredAccount | undefined>>();
+
+  constructor(
+    private readonly accounts: AccountStore,
+    readonly options: AuthOptions,
+  ) {}
+
+  /** Registers cookies, CSRF and the CSRF check on unsafe API requests. */
+  async register(app: FastifyInstance): Promise<void> {
+    await app.register(fastifyCookie, { secret: Buffer.from(this.options.secret).toString('hex') });
+    await app.register(fastifyCsrf, {
+      sessionPlugin: '@fastify/cookie',
+      cookieKey: 'tribune_csrf',
+      cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: this.options.secureCookies },
+      getToken: (request: FastifyRequest) => {
+        const header = request.headers['x-csrf-token'];
+        return typeof header === 'string' ? header : '';
+      },
+    });
+    // Callback style on purpose: csrfProtection answers a refusal itself
+    // (reply.send(error) reaches our error handler) and only calls `done`
+    // when the token is good.
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!needsCsrf(request)) return done();
+      app.csrfProtection(request, reply, done);
+    });
+  }
+
+  /** The account behind the request, or undefined for an anonymous listener. */
+  account(request: FastifyRequest): Promise<StoredAccount | undefined> {
+    let found = this.resolved.get(request);
+    if (!found) {
+      found = this.resolve(request);
+      this.resolved.set(request, found);
+    }
+    return found;
+  }
+
+  /** Throws SIGN_IN_REQUIRED for anonymous requests. */
+  async require(request: FastifyRequest): Promise<StoredAccount> {
+    const account = await this.account(request);
+    if (!account) throw new TribuneError('SIGN_IN_REQUIRED');
+    return account;
+  }
+
+  setSessionCookie(reply: FastifyReply, secret: string): void {
+    void reply.setCookie(SESSION_COOKIE, secret, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: this.options.secureCookies,
+      maxAge: SESSION_TTL_MS / 1000,
+    });
+  }
+
+  clearSessionCookie(reply: FastifyReply): void {
+    void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+  }
+
+  private async resolve(request: FastifyRequest): Promise<StoredAccount | undefined> {
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer (\S{1,200})$/.exec(header);
+      if (!match?.[1] || !isApiTokenShape(match[1])) throw new TribuneError('TOKEN_INVALID', 'Authorization must be "Bearer <API token>"');
+      const account = await this.accounts.apiTokenAccount(match[1], Date.now());
+      if (!account) throw new TribuneError('TOKEN_INVALID', 'unknown or revoked API token');
+      return account;
+    }
+    const cookie = request.cookies[SESSION_COOKIE];
+    if (!cookie || cookie.length > 200) return undefined;
+    return this.accounts.sessionAccount(cookie, Date.now());
+  }
+}
+
+export function accountView(account: StoredAccount): AccountView {
+  return { id: account.id, username: account.username, displayName: account.displayName };
+}
+
+function needsCsrf(request: FastifyRequest): boolean {
+  if (!UNSAFE.has(request.method) || !request.url.startsWith('/api/')) return false;
+  if (request.headers.authorization !== undefined) return false;
+  const path = request.url.split('?')[0] ?? '';
+  return !CSRF_EXEMPT.some((re) => re.test(path));
+}

@@ -1,0 +1,36 @@
+/** SpaceView, the API's picture of a Space, from a hub or a stored row. */
+import type { FastifyRequest } from 'fastify';
+import { accountView } from '../accounts/auth.js';
+import type { StoredAccount } from '../store/account-store.js';
+import type { StoredSpace } from '../store/space-store.js';
+import type { SpaceView } from '../wire/api.js';
+import type { MemberView } from '../wire/signalling.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function spaceView(base: string, record: StoredSpace, host: StoredAccount | undefined, members: MemberView[]): SpaceView {
+  return {
+    id: record.id,
+    title: record.title,
+    description: record.description,
+    state: record.state,
+    host: host ? accountView(host) : null,
+    createdAt: iso(record.createdAtMs) ?? '',
+    startsAt: iso(record.startsAtMs),
+    startedAt: iso(record.startedAtMs),
+    endedAt: iso(record.endedAtMs),
+    members,
+    links: {
+      page: `${base}/s/${record.id}`,
+      calendar: `${base}/api/spaces/${record.id}/calendar.ics`,
+      feed: `${base}/api/spaces/${record.id}/feed`,
+      playlist: `${base}/hls/${record.id}/master.m3u8`,
+    },
+  };
+}
+
+/** The base URL for links: TRIBUNE_PUBLIC_URL, or what the request came to. */
+export function baseUrl(publicUrl: string | undefined, request: FastifyRequest): string {
+  if (publicUrl) return publicUrl.replace(/\/$/, '');
+  return `${request.protocol}://${request.host}`;
+}
