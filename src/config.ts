@@ -39,7 +39,7 @@ export interface TribuneConfig {
   reactionBurst: number;
   /** Requests to speak waiting at most per Space. Default 500. */
   maxQueuedRequests: number;
-  /** Secure cookies; off only for plain-HTTP deployments on a non-local name (TRIBUNE_INSECURE_COOKIES=1). */
+  /** Secure cookies on HTTPS and loopback names (src/accounts/auth.ts); false never sets the flag. */
   secureCookies: boolean;
   /** POSTed when a Space starts (TRIBUNE_WEBHOOK_URL), signed with TRIBUNE_WEBHOOK_SECRET. */
   webhook: { url: string | undefined; secret: string | undefined };
@@ -66,7 +66,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
     reactionsPerSecond: 1,
     reactionBurst: 5,
     maxQueuedRequests: 500,
-    secureCookies: env.TRIBUNE_INSECURE_COOKIES !== '1',
+    secureCookies: true,
     webhook: { url: env.TRIBUNE_WEBHOOK_URL || undefined, secret: env.TRIBUNE_WEBHOOK_SECRET || undefined },
     webRoot: fileURLToPath(new URL('../dist/web/', import.meta.url)),
     store: {

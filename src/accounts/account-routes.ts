@@ -49,7 +49,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
     async (request, reply) => {
       const account = await auth.account(request);
       void reply.header('cache-control', 'no-store');
-      return { account: account ? accountView(account) : null, csrfToken: reply.generateCsrf() };
+      return { account: account ? accountView(account) : null, csrfToken: auth.csrfToken(reply) };
     },
   );
 
@@ -71,7 +71,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
       const account = await accounts.create({ username: username.toLowerCase(), displayName: (displayName ?? username).trim(), passwordHash: await hashPassword(password), nowMs: now });
       if (!account) throw new TribuneError('USERNAME_TAKEN');
       auth.setSessionCookie(reply, await accounts.openSession(account.id, now, SESSION_TTL_MS));
-      return reply.code(201).header('cache-control', 'no-store').send({ account: accountView(account), csrfToken: reply.generateCsrf() });
+      return reply.code(201).header('cache-control', 'no-store').send({ account: accountView(account), csrfToken: auth.csrfToken(reply) });
     },
   );
 
@@ -93,7 +93,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
       const found = await accounts.byUsername(username);
       if (!(await verifyPassword(found?.passwordHash, request.body.password)) || !found) throw new TribuneError('BAD_CREDENTIALS');
       auth.setSessionCookie(reply, await accounts.openSession(found.id, Date.now(), SESSION_TTL_MS));
-      return reply.header('cache-control', 'no-store').send({ account: accountView(found), csrfToken: reply.generateCsrf() });
+      return reply.header('cache-control', 'no-store').send({ account: accountView(found), csrfToken: auth.csrfToken(reply) });
     },
   );
 

@@ -21,9 +21,17 @@ export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export interface AuthOptions {
   secret: Uint8Array;
-  /** Secure cookies (HTTPS only; browsers also accept them on http://localhost). */
+  /**
+   * Mark cookies Secure wherever a browser keeps them: on HTTPS, and on
+   * loopback names, which browsers treat as secure contexts. A plain-HTTP
+   * request to any other name gets a cookie without the flag, because a
+   * browser would drop a Secure one and nobody could sign in (a LAN test
+   * deployment); production runs behind HTTPS, where it is always set.
+   */
   secureCookies: boolean;
 }
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Routes that change nothing an account owns and read no cookie. */
@@ -43,7 +51,7 @@ export class Auth {
     await app.register(fastifyCsrf, {
       sessionPlugin: '@fastify/cookie',
       cookieKey: 'tribune_csrf',
-      cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true, secure: this.options.secureCookies },
+      cookieOpts: { path: '/', sameSite: 'strict', httpOnly: true, signed: true },
       getToken: (request: FastifyRequest) => {
         const header = request.headers['x-csrf-token'];
         return typeof header === 'string' ? header : '';
@@ -75,12 +83,23 @@ export class Auth {
     return account;
   }
 
+  /** Whether cookies on this request's answer get the Secure flag (see AuthOptions). */
+  secureFor(request: FastifyRequest): boolean {
+    if (!this.options.secureCookies) return false;
+    return request.protocol === 'https' || LOOPBACK.test(request.hostname);
+  }
+
+  /** The CSRF token for the answer, setting its secret cookie when the browser has none. */
+  csrfToken(reply: FastifyReply): string {
+    return reply.generateCsrf({ secure: this.secureFor(reply.request) });
+  }
+
   setSessionCookie(reply: FastifyReply, secret: string): void {
     void reply.setCookie(SESSION_COOKIE, secret, {
       path: '/',
       httpOnly: true,
       sameSite: 'lax',
-      secure: this.options.secureCookies,
+      secure: this.secureFor(reply.request),
       maxAge: SESSION_TTL_MS / 1000,
     });
   }

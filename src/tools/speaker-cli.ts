@@ -1,16 +1,21 @@
 /**
- * `npm run speaker -- --space <share link> (--wav <file> | --tone <hz>) [--name <name>] [--seconds <n>]`
+ * `npm run speaker -- --space <Space link> --token <API token> (--wav <file> | --tone <hz>) [--seconds <n>]`
  *
  * Joins a Space's stage from Node as a real WebRTC peer and plays the audio
- * in real time until interrupted (or for --seconds). WAV files of any rate
- * or channel count are converted to 48 kHz mono 16-bit.
+ * in real time until interrupted (or for --seconds). The account behind the
+ * API token needs a seat: without one the bot asks to speak and waits for
+ * a host or co-host to accept. WAV files of any rate or channel count are
+ * converted to 48 kHz mono 16-bit.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import wavefile from 'wavefile';
 import { SAMPLE_RATE, SpeakerBot, type AudioProgram } from './speaker-bot.js';
+import { takeSeat } from './stage-seat.js';
 
-const USAGE = 'usage: npm run speaker -- --space <share link> (--wav <file> | --tone <hz>) [--name <name>] [--seconds <n>]';
+const USAGE =
+  'usage: npm run speaker -- --space <Space link> --token <API token> (--wav <file> | --tone <hz>) [--seconds <n>]\n' +
+  '       (or TRIBUNE_API_TOKEN in the environment instead of --token; create one with POST /api/tokens)';
 
 function fail(message: string): never {
   console.error(`${message}\n${USAGE}`);
@@ -39,6 +44,7 @@ function readWav(path: string): Int16Array {
 const { values } = parseArgs({
   options: {
     space: { type: 'string' },
+    token: { type: 'string' },
     wav: { type: 'string' },
     tone: { type: 'string' },
     name: { type: 'string', default: 'Speaker bot' },
@@ -51,6 +57,8 @@ if (values.help) {
   process.exit(0);
 }
 if (!values.space) fail('--space is required');
+const apiToken = values.token ?? process.env.TRIBUNE_API_TOKEN;
+if (!apiToken) fail('--token (or TRIBUNE_API_TOKEN) is required');
 if ((values.wav === undefined) === (values.tone === undefined)) fail('give exactly one of --wav and --tone');
 
 let program: AudioProgram;
@@ -62,7 +70,13 @@ if (values.tone !== undefined) {
   program = { kind: 'pcm', samples: readWav(values.wav ?? ''), loop: true };
 }
 
-const bot = new SpeakerBot({ spaceUrl: values.space, name: values.name ?? 'Speaker bot', program });
+let socketUrl: string;
+try {
+  socketUrl = await takeSeat({ spaceLink: values.space, apiToken, onWaiting: () => console.log('asked to speak; waiting for a host to accept') });
+} catch (error) {
+  fail(`could not get a seat: ${error instanceof Error ? error.message : String(error)}`);
+}
+const bot = new SpeakerBot({ spaceUrl: socketUrl, name: values.name ?? 'Speaker bot', program });
 bot.session.on('ended', () => {
   console.log('the Space ended');
   bot.stop();
@@ -76,7 +90,7 @@ try {
   bot.stop();
   fail(`could not join: ${error instanceof Error ? error.message : String(error)}`);
 }
-console.log(`on stage as "${values.name}", playing ${values.tone !== undefined ? `${values.tone} Hz` : values.wav}; Ctrl-C to leave`);
+console.log(`on stage as "${bot.session.me?.name ?? values.name}", playing ${values.tone !== undefined ? `${values.tone} Hz` : values.wav}; Ctrl-C to leave`);
 
 const leave = (): void => {
   bot.session.leave();
