@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Auth } from '../accounts/auth.js';
 import type { AccountStore, StoredAccount } from '../store/account-store.js';
-import { API_LIMITS, AccountRefBody, ErrorSchema, Ok, RequestList, RoleBody, SpaceAccountParams, SpaceParams, StagePass, StageQuery } from '../wire/api.js';
+import { API_LIMITS, AccountRefBody, ErrorSchema, InviteBody, Ok, RequestList, RoleBody, SpaceAccountParams, SpaceParams, StagePass, StageQuery } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 import type { StageRole } from '../wire/signalling.js';
 import type { SpaceHub } from './space-hub.js';
@@ -41,6 +41,12 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
     const [account] = await accounts.byIds([accountId]);
     if (!account) throw new TribuneError('ACCOUNT_NOT_FOUND');
     return account;
+  };
+
+  const byUsername = async (username: string): Promise<StoredAccount> => {
+    const found = await accounts.byUsername(username.toLowerCase());
+    if (!found) throw new TribuneError('ACCOUNT_NOT_FOUND');
+    return { id: found.id, username: found.username, displayName: found.displayName, createdAtMs: found.createdAtMs };
   };
 
   /** A POST that acts as the signed-in account on a Space. */
@@ -76,11 +82,15 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
 
   api.post(
     '/api/spaces/:id/invites',
-    { ...body, schema: { summary: 'Invite a listener up to speak (host)', tags, params: SpaceParams, body: AccountRefBody, response: { 200: Ok, ...errors } } },
+    {
+      ...body,
+      schema: { summary: 'Invite a listener up to speak (host), by account id or username', tags, params: SpaceParams, body: InviteBody, response: { 200: Ok, ...errors } },
+    },
     async (request) => {
       const me = await auth.require(request);
       const hub = await hubs.get(request.params.id);
-      await hub.invite(me, await target(request.body.accountId));
+      const who = request.body;
+      await hub.invite(me, 'accountId' in who ? await target(who.accountId) : await byUsername(who.username));
       return { ok: true as const };
     },
   );

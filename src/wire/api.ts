@@ -131,6 +131,8 @@ export const RoleBody = Type.Object(
   closed,
 );
 export const AccountRefBody = Type.Object({ accountId: AccountId }, closed);
+/** Whom to invite: an account id (from the request queue or the stage) or a username a host was told. */
+export const InviteBody = Type.Union([Type.Object({ accountId: AccountId }, closed), Type.Object({ username: Username }, closed)]);
 export const RoleView = Type.Object({ accountId: AccountId, role: Type.Union([StageRoleSchema, Type.Literal('listener')]) });
 export const MyPlace = Type.Object({
   role: Type.Union([StageRoleSchema, Type.Literal('listener')]),
