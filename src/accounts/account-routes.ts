@@ -14,7 +14,9 @@ import {
   ApiTokenList,
   CreateTokenBody,
   CreatedApiToken,
+  EmptyBody,
   ErrorSchema,
+  NoQuery,
   NotificationList,
   NotificationParams,
   Ok,
@@ -45,7 +47,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
 
   api.get(
     '/api/session',
-    { schema: { summary: 'Who is signed in, and the CSRF token for state-changing requests', tags, response: { 200: SessionView } } },
+    { schema: { summary: 'Who is signed in, and the CSRF token for state-changing requests', tags, querystring: NoQuery, response: { 200: SessionView, 400: ErrorSchema } } },
     async (request, reply) => {
       const account = await auth.account(request);
       void reply.header('cache-control', 'no-store');
@@ -133,7 +135,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
     },
   );
 
-  api.get('/api/tokens', { schema: { summary: 'Your API tokens', tags, response: { 200: ApiTokenList, 401: ErrorSchema } } }, async (request) => {
+  api.get('/api/tokens', { schema: { summary: 'Your API tokens', tags, querystring: NoQuery, response: { 200: ApiTokenList, 400: ErrorSchema, 401: ErrorSchema } } }, async (request) => {
     const account = await auth.require(request);
     const tokens = await accounts.listApiTokens(account.id);
     return { tokens: tokens.map((t) => ({ id: t.id, name: t.name, createdAt: iso(t.createdAtMs) ?? '', lastUsedAt: iso(t.lastUsedAtMs) })) };
@@ -151,7 +153,7 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
 
   api.get(
     '/api/notifications',
-    { schema: { summary: 'Your notifications (Spaces you asked to be reminded of that started)', tags, response: { 200: NotificationList, 401: ErrorSchema } } },
+    { schema: { summary: 'Your notifications (Spaces you asked to be reminded of that started)', tags, querystring: NoQuery, response: { 200: NotificationList, 400: ErrorSchema, 401: ErrorSchema } } },
     async (request, reply) => {
       const account = await auth.require(request);
       const list = await reminders.notifications(account.id, 50);
@@ -164,10 +166,10 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
 
   api.post(
     '/api/notifications/:notificationId/read',
-    { ...body, schema: { summary: 'Mark a notification read', tags, params: NotificationParams, response: { 200: Ok, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema } } },
+    { ...body, schema: { summary: 'Mark a notification read', tags, params: NotificationParams, body: EmptyBody, response: { 200: Ok, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema } } },
     async (request) => {
       const account = await auth.require(request);
-      if (!(await reminders.markRead(account.id, request.params.notificationId, Date.now()))) throw new TribuneError('ROUTE_NOT_FOUND', 'no such notification');
+      if (!(await reminders.markRead(account.id, request.params.notificationId, Date.now()))) throw new TribuneError('NOTIFICATION_NOT_FOUND');
       return { ok: true as const };
     },
   );

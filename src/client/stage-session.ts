@@ -8,7 +8,7 @@
  * publishing its track on `publishMid` and receiving on every slot.
  */
 import type { ErrorCode } from '../wire/errors.js';
-import type { ClientMessage, MemberView, ServerMessage } from '../wire/signalling.js';
+import type { ClientMessage, MemberView, RequestToSpeak, ServerMessage, StageRole } from '../wire/signalling.js';
 import { Emitter } from './emitter.js';
 
 /** The parts of the WebSocket API this client uses (browser WebSocket and `ws` both fit). */
@@ -40,7 +40,14 @@ export interface StageSessionEvents extends Record<string, unknown[]> {
   remoteTrack: [string, MediaStreamTrack];
   connectionState: [RTCPeerConnectionState];
   serverError: [ErrorCode, string];
+  /** To hosts and co-hosts: the queue of requests to speak, whenever it changes. */
+  requests: [RequestToSpeak[]];
+  /** A host or co-host muted this member (account id of who did). */
+  mutedBy: [string];
+  /** This member's role changed while on stage (`me` is updated first). */
+  roleChanged: [StageRole];
   ended: [];
+  /** The socket closed: its close code and reason (a catalogue code such as MOVED_TO_AUDIENCE, or LEFT, SPACE_ENDED). */
   closed: [number, string];
 }
 
@@ -48,6 +55,10 @@ export class StageSession extends Emitter<StageSessionEvents> {
   me: MemberView | undefined;
   members = new Map<string, MemberView>();
   speaking: string[] = [];
+  /** The moderators' queue, as last sent by the server. */
+  requests: RequestToSpeak[] = [];
+  /** Why the socket closed, once it has: the close code and reason. */
+  closeReason: { code: number; reason: string } | undefined;
   private socket: SocketLike | undefined;
   private pc: RTCPeerConnection | undefined;
   private iceServers: RTCIceServer[] = [];
@@ -68,6 +79,7 @@ export class StageSession extends Emitter<StageSessionEvents> {
       socket.onerror = () => undefined;
       socket.onclose = (event) => {
         reject(new Error(`signalling closed: ${event.code} ${event.reason}`));
+        this.closeReason = { code: event.code, reason: event.reason };
         this.pc?.close();
         this.emit('closed', event.code, event.reason);
       };
@@ -150,6 +162,17 @@ export class StageSession extends Emitter<StageSessionEvents> {
       case 'speaking':
         this.speaking = message.memberIds;
         this.emit('speaking', message.memberIds);
+        return;
+      case 'requests':
+        this.requests = message.requests;
+        this.emit('requests', message.requests);
+        return;
+      case 'muted-by':
+        this.emit('mutedBy', message.by);
+        return;
+      case 'role-changed':
+        if (this.me) this.me = { ...this.me, role: message.role };
+        this.emit('roleChanged', message.role);
         return;
       case 'space-ended':
         this.emit('ended');

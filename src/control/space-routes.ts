@@ -10,7 +10,7 @@ import type { Auth } from '../accounts/auth.js';
 import type { AccountStore, StoredAccount } from '../store/account-store.js';
 import type { ReminderStore } from '../store/reminder-store.js';
 import type { SpaceStore, StoredSpace } from '../store/space-store.js';
-import { API_LIMITS, CreateSpaceBody, CreatedSpace, EditSpaceBody, ErrorSchema, MyPlace, Ok, SpaceEnvelope, SpaceList, SpaceParams } from '../wire/api.js';
+import { API_LIMITS, CreateSpaceBody, CreatedSpace, EditSpaceBody, EmptyBody, ErrorSchema, MyPlace, NoQuery, Ok, SpaceEnvelope, SpaceList, SpaceParams } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 import type { SpaceHub } from './space-hub.js';
 import type { SpaceRegistry } from './space-registry.js';
@@ -77,7 +77,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
 
   api.get(
     '/api/spaces',
-    { schema: { summary: 'Live Spaces and those scheduled, soonest first', tags, response: { 200: SpaceList } } },
+    { schema: { summary: 'Live Spaces and those scheduled, soonest first', tags, querystring: NoQuery, response: { 200: SpaceList, 400: ErrorSchema } } },
     async (request, reply) => {
       void reply.header('cache-control', 'public, max-age=5');
       return listOf(baseUrl(deps.publicUrl, request), await spaces.listCurrent(Date.now() - 6 * 3600 * 1000, 100));
@@ -86,7 +86,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
 
   api.get(
     '/api/me/spaces',
-    { schema: { summary: 'Spaces you host that are live or scheduled', tags, response: { 200: SpaceList, 401: ErrorSchema } } },
+    { schema: { summary: 'Spaces you host that are live or scheduled', tags, querystring: NoQuery, response: { 200: SpaceList, 400: ErrorSchema, 401: ErrorSchema } } },
     async (request, reply) => {
       const account = await auth.require(request);
       void reply.header('cache-control', 'no-store');
@@ -96,7 +96,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
 
   api.get(
     '/api/spaces/:id',
-    { schema: { summary: 'A Space and who is on its stage', tags, params: SpaceParams, response: { 200: SpaceEnvelope, 400: ErrorSchema, 404: ErrorSchema } } },
+    { schema: { summary: 'A Space and who is on its stage', tags, params: SpaceParams, querystring: NoQuery, response: { 200: SpaceEnvelope, 400: ErrorSchema, 404: ErrorSchema } } },
     async (request, reply) => {
       const hub = await hubs.get(request.params.id);
       void reply.header('cache-control', 'no-store');
@@ -137,7 +137,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
   ] as const) {
     api.post(
       `/api/spaces/:id/${action}`,
-      { ...body, schema: { summary, tags, params: SpaceParams, response: { 200: SpaceEnvelope, ...errors, 503: ErrorSchema } } },
+      { ...body, schema: { summary, tags, params: SpaceParams, body: EmptyBody, response: { 200: SpaceEnvelope, ...errors, 503: ErrorSchema } } },
       async (request) => {
         const account = await auth.require(request);
         const hub = await hubs.get(request.params.id);
@@ -151,7 +151,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
 
   api.get(
     '/api/spaces/:id/me',
-    { schema: { summary: 'Your place in a Space: role, request, invitation, block, reminder', tags, params: SpaceParams, response: { 200: MyPlace, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema } } },
+    { schema: { summary: 'Your place in a Space: role, request, invitation, block, reminder', tags, params: SpaceParams, querystring: NoQuery, response: { 200: MyPlace, 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema } } },
     async (request, reply) => {
       const account = await auth.require(request);
       const hub = await hubs.get(request.params.id);
@@ -162,7 +162,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
 
   api.put(
     '/api/spaces/:id/subscription',
-    { ...body, schema: { summary: 'Remind me when this Space starts', tags, params: SpaceParams, response: { 200: Ok, ...errors } } },
+    { ...body, schema: { summary: 'Remind me when this Space starts', tags, params: SpaceParams, body: EmptyBody, response: { 200: Ok, ...errors } } },
     async (request) => {
       const account = await auth.require(request);
       const hub = await hubs.get(request.params.id);
@@ -190,6 +190,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
         summary: 'The Space as a calendar event (RFC 5545)',
         tags,
         params: SpaceParams,
+        querystring: NoQuery,
         produces: ['text/calendar'],
         response: { 200: { type: 'string', description: 'text/calendar' }, 400: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
       },
@@ -199,7 +200,6 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
       const record = hub.record;
       const startMs = record.startsAtMs ?? record.startedAtMs;
       if (startMs === null || record.state === 'cancelled') throw new TribuneError('SPACE_NOT_SCHEDULED', 'a cancelled Space has no calendar event');
-      const host = await hostOf(record, hub);
       const url = `${baseUrl(deps.publicUrl, request)}/s/${record.id}`;
       const { error, value } = createEvent({
         uid: `${record.id}@tribune`,
@@ -210,7 +210,7 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
         title: record.title,
         description: [record.description, `Listen: ${url}`].filter(Boolean).join('\n\n'),
         url,
-        ...(host ? { organizer: { name: host.displayName } } : {}),
+        // No ORGANIZER: RFC 5545 §3.8.4.3 wants a cal-address (mailto:), and accounts have none.
         productId: 'tribune',
       });
       if (error || !value) throw new TribuneError('INTERNAL', 'calendar event');

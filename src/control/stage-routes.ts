@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Auth } from '../accounts/auth.js';
 import type { AccountStore, StoredAccount } from '../store/account-store.js';
-import { API_LIMITS, AccountRefBody, ErrorSchema, InviteBody, Ok, RequestList, RoleBody, SpaceAccountParams, SpaceParams, StagePass, StageQuery } from '../wire/api.js';
+import { API_LIMITS, AccountRefBody, EmptyBody, ErrorSchema, InviteBody, NoQuery, Ok, RequestList, RoleBody, SpaceAccountParams, SpaceParams, StagePass, StageQuery } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 import type { StageRole } from '../wire/signalling.js';
 import type { SpaceHub } from './space-hub.js';
@@ -51,7 +51,7 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
 
   /** A POST that acts as the signed-in account on a Space. */
   const act = (url: string, summary: string, run: (hub: SpaceHub, me: StoredAccount, params: { accountId?: string }) => Promise<void>, params: typeof SpaceParams | typeof SpaceAccountParams = SpaceParams) =>
-    api.post(url, { ...body, schema: { summary, tags, params, response: { 200: Ok, ...errors } } }, async (request) => {
+    api.post(url, { ...body, schema: { summary, tags, params, body: EmptyBody, response: { 200: Ok, ...errors } } }, async (request) => {
       const me = await auth.require(request);
       const { id, accountId } = request.params as { id: string; accountId?: string };
       await run(await hubs.get(id), me, { accountId });
@@ -69,7 +69,7 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
   );
   api.get(
     '/api/spaces/:id/requests',
-    { schema: { summary: 'The queue of requests to speak (host and co-hosts)', tags, params: SpaceParams, response: { 200: RequestList, ...errors } } },
+    { schema: { summary: 'The queue of requests to speak (host and co-hosts)', tags, params: SpaceParams, querystring: NoQuery, response: { 200: RequestList, ...errors } } },
     async (request, reply) => {
       const me = await auth.require(request);
       const queue = (await hubs.get(request.params.id)).requestQueue(me);
@@ -150,6 +150,7 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
         description: 'For accounts with a seat on a live Space’s stage (host, co-host, accepted speaker).',
         tags,
         params: SpaceParams,
+        body: EmptyBody,
         response: { 200: StagePass, ...errors },
       },
     },

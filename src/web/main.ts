@@ -1,13 +1,30 @@
-/** The browser client's entry: picks the page from the URL. */
-import { stagePage } from './pages/stage-page.js';
-import { startPage } from './pages/start-page.js';
+/** The browser client's entry: who is signed in, the top bar, then the page the URL names. */
+import { loadSession } from './account-session.js';
+import { homePage } from './pages/home-page.js';
+import { hostPage } from './pages/host-page.js';
+import { signinPage } from './pages/signin-page.js';
+import { spacePage } from './pages/space-page.js';
+import { h, mount } from './ui/dom.js';
+import { renderSiteHeader } from './ui/site-header.js';
 
 const root = document.getElementById('app') as HTMLElement;
-const spaceMatch = /^\/s\/([a-z2-9]{10})$/.exec(location.pathname);
+const header = document.getElementById('topbar') as HTMLElement;
+const notices = document.getElementById('notices') as HTMLElement;
 
-if (spaceMatch?.[1]) {
-  const token = new URLSearchParams(location.search).get('t') ?? '';
-  void stagePage(root, spaceMatch[1], token);
-} else {
-  startPage(root);
+async function start(): Promise<void> {
+  try {
+    await loadSession();
+  } catch {
+    // Listening works without a session; signed-in features say so when used.
+  }
+  renderSiteHeader(header, notices);
+  const path = location.pathname.replace(/\/+$/, '') || '/';
+  const space = /^\/s\/([a-z2-9]{10})$/.exec(path);
+  if (space?.[1]) spacePage(root, space[1]);
+  else if (path === '/signin') signinPage(root);
+  else if (path === '/host' || path === '/new') hostPage(root);
+  else if (path === '/') await homePage(root);
+  else mount(root, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '/' }, 'Go to the Spaces live now')));
 }
+
+void start();

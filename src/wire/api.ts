@@ -15,8 +15,10 @@ const NoControlChars = '^[^\\u0000-\\u001f\\u007f]*$';
 export const SpaceId = Type.String({ pattern: '^[a-z2-9]{10}$', description: 'Space id' });
 export const AccountId = Type.String({ pattern: '^[a-z2-9]{12}$', description: 'Account id' });
 export const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,24}$', description: '3-24 letters, digits or _; case-insensitive' });
-export const DisplayNameField = Type.String({ minLength: 1, maxLength: 40, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$' });
-const Title = Type.String({ minLength: 1, maxLength: API_LIMITS.maxTitleChars, pattern: '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*$' });
+// No control characters anywhere, and at least one character that is not a space.
+const PrintableNotBlank = '^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*$';
+export const DisplayNameField = Type.String({ minLength: 1, maxLength: 40, pattern: PrintableNotBlank });
+const Title = Type.String({ minLength: 1, maxLength: API_LIMITS.maxTitleChars, pattern: PrintableNotBlank });
 const Description = Type.String({ maxLength: API_LIMITS.maxDescriptionChars, pattern: '^[^\\u0000-\\u0009\\u000b-\\u001f\\u007f]*$' });
 const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 
@@ -95,7 +97,11 @@ export type CreatedSpace = Static<typeof CreatedSpace>;
 
 export const SpaceParams = Type.Object({ id: SpaceId });
 export const SpaceAccountParams = Type.Object({ id: SpaceId, accountId: AccountId });
-export const StageQuery = Type.Object({ token: Type.String({ maxLength: 2048 }) });
+export const StageQuery = Type.Object({ token: Type.String({ maxLength: 2048 }) }, closed);
+/** Routes that take no query string refuse one, like unknown body fields. */
+export const NoQuery = Type.Object({}, closed);
+/** Actions whose path says everything: the body is `{}`. */
+export const EmptyBody = Type.Object({}, { ...closed, description: 'Send {}' });
 
 // --- Accounts ---------------------------------------------------------------
 export const SignUpBody = Type.Object(

@@ -38,6 +38,7 @@ export const ERRORS = {
   CSRF_INVALID: { status: 403, message: 'The request lacks a valid CSRF token (get one from GET /api/session)' },
   API_TOKEN_NOT_FOUND: { status: 404, message: 'No such API token' },
   ACCOUNT_NOT_FOUND: { status: 404, message: 'No such account' },
+  NOTIFICATION_NOT_FOUND: { status: 404, message: 'No such notification' },
   // --- Roles on a Space ---------------------------------------------------
   NOT_MODERATOR: { status: 403, message: 'Only the host and co-hosts can do this' },
   NOT_ON_STAGE: { status: 403, message: 'This account has no place on the stage' },
