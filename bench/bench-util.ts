@@ -1,20 +1,66 @@
 /**
- * Helpers the benchmarks share: Space creation over the API, percentiles,
- * timing and the host's CPU accounting from /proc.
+ * Helpers the benchmarks share: accounts and Space creation over the API,
+ * stage members (one account each), percentiles, timing and the host's CPU
+ * accounting from /proc.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { CreatedSpace } from '../src/wire/api.js';
+import { configFromEnv } from '../src/config.js';
+import type { CreatedSpace, SpaceView, StagePass } from '../src/wire/api.js';
+import { TestAccount, type ApiAnswer } from '../test/helpers/accounts.js';
 
-export async function createSpace(baseUrl: string, title: string): Promise<CreatedSpace> {
-  const response = await fetch(`${baseUrl}/api/spaces`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ title }),
-    signal: AbortSignal.timeout(5000),
-  });
-  if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
-  return (await response.json()) as CreatedSpace;
+/** A live Space made for a benchmark, with its host's account and the host's stage pass. */
+export interface BenchSpace {
+  space: SpaceView;
+  host: TestAccount;
+  hostPass: StagePass;
+}
+
+/**
+ * Signs up a new account the way a browser does (GET /api/session for the
+ * CSRF token and cookie, POST /api/accounts, POST /api/tokens for an API
+ * token), then opens a live Space with that API token.
+ */
+export async function createSpace(baseUrl: string, title: string): Promise<BenchSpace> {
+  const host = await TestAccount.signUp(baseUrl, undefined, 'bench host');
+  const created = await host.bot<CreatedSpace>('POST', '/api/spaces', { title });
+  if (created.status !== 201 || !created.body.stagePass) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
+  return { space: created.body.space, host, hostPass: created.body.stagePass };
+}
+
+/**
+ * A new account that asks to speak and is accepted by the host (and made a
+ * co-host when `cohost`); resolves to its stage pass. Fetch the pass right
+ * before joining: it is short-lived.
+ */
+export async function addStageMember(baseUrl: string, space: BenchSpace, displayName: string, cohost = false): Promise<StagePass> {
+  const id = space.space.id;
+  const member = await TestAccount.signUp(baseUrl, undefined, displayName);
+  const expectOk = async (what: string, call: Promise<ApiAnswer>): Promise<ApiAnswer> => {
+    const answer = await call;
+    if (answer.status !== 200) throw new Error(`${what} for ${displayName} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer;
+  };
+  await expectOk('request to speak', member.bot('POST', `/api/spaces/${id}/requests`, {}));
+  await expectOk('accept', space.host.bot('POST', `/api/spaces/${id}/requests/${member.id}/accept`, {}));
+  if (cohost) await expectOk('make co-host', space.host.bot('PUT', `/api/spaces/${id}/roles/${member.id}`, { role: 'cohost' }));
+  return (await expectOk('stage pass', member.bot('POST', `/api/spaces/${id}/stage-pass`, {}))).body as StagePass;
+}
+
+/** The stage limits of the benchmark servers (they run with the defaults: 2 co-hosts, 10 speakers). */
+const STAGE_LIMITS = configFromEnv({});
+
+/**
+ * Stage socket URLs for member `index` of a stage of `size` people, each its
+ * own account (an account is on a stage once): the host is member 0; past
+ * the speaker limit the first others are made co-hosts, so a full stage is
+ * 1 host + 2 co-hosts + 10 speakers with the default limits.
+ */
+export async function stageMemberUrl(baseUrl: string, space: BenchSpace, index: number, size: number, displayName: string): Promise<string> {
+  if (size > 1 + STAGE_LIMITS.maxCohosts + STAGE_LIMITS.maxSpeakers) throw new Error(`a stage holds at most ${1 + STAGE_LIMITS.maxCohosts + STAGE_LIMITS.maxSpeakers} people`);
+  if (index === 0) return space.hostPass.socketUrl;
+  const cohosts = Math.max(0, size - 1 - STAGE_LIMITS.maxSpeakers);
+  return (await addStageMember(baseUrl, space, displayName, index <= cohosts)).socketUrl;
 }
 
 /** Nearest-rank percentile of sorted values. */

@@ -67,7 +67,7 @@ import { OPUS_PRE_SKIP } from '../src/hls/opus-head.js';
 import type { ServerStats } from './latency-server.js';
 import { browserListeners, type BrowserResult } from './latency-browser.js';
 import { LIVE_SYNC_S as PAGE_LIVE_SYNC_S } from '../src/web/listener/player-config.js';
-import { CLOCK_TICKS_PER_S, createSpace, envMs, hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
+import { CLOCK_TICKS_PER_S, addStageMember, createSpace, envMs, hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
 
 /** hls.js liveSyncDuration of the listener page, in s: the player starts this far behind the live edge. */
 const LIVE_SYNC_S = PAGE_LIVE_SYNC_S;
@@ -644,7 +644,9 @@ async function run(active: Active): Promise<Record<string, unknown>> {
     { kind: 'tone' as const, hz: BED_HZ, amplitude: BED_AMPLITUDE },
   ];
   for (const [i, program] of programs.entries()) {
-    const bot = new SpeakerBot({ spaceUrl: created.stageUrl, name: `bench ${i + 1}`, program });
+    // One account per stage member: the host's own pass first, then an accepted speaker.
+    const spaceUrl = i === 0 ? created.hostPass.socketUrl : (await addStageMember(url, created, `bench ${i + 1}`)).socketUrl;
+    const bot = new SpeakerBot({ spaceUrl, name: `bench ${i + 1}`, program });
     active.bots.push(bot);
     await withTimeout(bot.start(), 15_000, `speaker ${i + 1} to join`);
   }
@@ -678,7 +680,7 @@ async function run(active: Active): Promise<Record<string, unknown>> {
     // Mixer window 2: EXTRA_SPEAKERS more, each a steady quiet tone.
     for (let i = 0; i < EXTRA_SPEAKERS; i++) {
       const bot = new SpeakerBot({
-        spaceUrl: created.stageUrl,
+        spaceUrl: (await addStageMember(url, created, `bench extra ${i + 1}`)).socketUrl,
         name: `bench extra ${i + 1}`,
         program: { kind: 'tone', hz: EXTRA_HZ[i] ?? 300, amplitude: EXTRA_AMPLITUDE },
       });

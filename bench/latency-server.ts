@@ -109,13 +109,13 @@ process.on('message', (message: ParentMessage) => {
     const usage = process.cpuUsage();
     let mixer = { cpuUs: 0, framesMixed: 0, decodeErrors: 0, speakers: 0 };
     let jitter: Partial<Record<keyof JitterStats, number>> = {};
-    try {
-      const audience = tribune.spaces.get(message.spaceId).audience;
+    // Synchronous on purpose (cpuUsage is read above): the Space's hub is in
+    // memory while it is live; an unknown or ended Space counts as no mixing.
+    const audience = tribune.spaces.loaded(message.spaceId)?.stage?.audience;
+    if (audience) {
       const stats = audience.mixer.core.stats;
       mixer = { cpuUs: audience.mixer.cpuMicros, framesMixed: stats.framesMixed, decodeErrors: stats.decodeErrors, speakers: stats.speakers };
       jitter = jitterTotals(audience.mixer.core);
-    } catch {
-      // An unknown Space counts as no mixing.
     }
     const reply: ServerStats = {
       type: 'stats',

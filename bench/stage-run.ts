@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { SpeakerBot, SAMPLE_RATE } from '../src/tools/speaker-bot.js';
 import { fillSine, hasTone } from '../src/tools/tone.js';
-import { CLOCK_TICKS_PER_S, createSpace, envMs, hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
+import { CLOCK_TICKS_PER_S, createSpace, envMs, hostBusyMs, percentile, round, sleep, stageMemberUrl, withTimeout } from './bench-util.js';
 
 /** A different member starts a burst this often, in ms. */
 const TURN_MS = 450;
@@ -291,8 +291,10 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
   for (let i = 0; i < size; i++) {
     const voice = new BurstVoice((sentAtMs) => collector.burstSent(i, memberIds[i] ?? '', sentAtMs));
     voices.push(voice);
+    // One account per member: the host, then accepted speakers (co-hosts past the speaker limit).
+    const spaceUrl = await withTimeout(stageMemberUrl(url, created, i, size, `bench ${i + 1}`), 15_000, `a stage pass for bot ${i + 1}`);
     const bot = new SpeakerBot({
-      spaceUrl: created.stageUrl,
+      spaceUrl,
       name: `bench ${i + 1}`,
       program: { kind: 'custom', fill: voice.fill },
       onAudio: (memberId, samples, sampleRate, channels) => collector.onAudio(i, memberId, samples, sampleRate, channels),

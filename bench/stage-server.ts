@@ -30,12 +30,12 @@ process.on('message', (message: ParentMessage) => {
     const usage = process.cpuUsage();
     let rtpForwarded = 0;
     let mixerCpuUs = 0;
-    try {
-      const space = tribune.spaces.get(message.spaceId);
+    // Synchronous on purpose (cpuUsage is read above): the Space's hub is in
+    // memory while it is live; an unknown or ended Space counts as nothing forwarded.
+    const space = tribune.spaces.loaded(message.spaceId)?.stage;
+    if (space) {
       for (const member of space.memberViews()) rtpForwarded += space.router.peer(member.id)?.stats.rtpForwarded ?? 0;
       mixerCpuUs = space.audience.mixer.cpuMicros;
-    } catch {
-      // An unknown Space counts as nothing forwarded.
     }
     process.send?.({ type: 'stats', cpuUs: usage.user + usage.system, rtpForwarded, mixerCpuUs });
   }

@@ -26,7 +26,8 @@ import {
   TokenParams,
 } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
-import { Auth, SESSION_COOKIE, SESSION_TTL_MS, accountView } from './auth.js';
+import type { Auth} from './auth.js';
+import { SESSION_COOKIE, SESSION_TTL_MS, accountView } from './auth.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface AccountDeps {

@@ -212,6 +212,11 @@ export class SpaceHub {
     this.stage = new Space(this.id, this.record.title, limits.sfu, 1 + limits.maxCohosts + limits.maxSpeakers, {
       onStageChanged: (urgent) => this.feed.changed(urgent),
       onMemberLeft: (member, reason) => this.onMemberLeft(member, reason),
+      // Only a host back on stage calls off the hand-over: a pass or an
+      // opened socket that never joins does not.
+      onMemberJoined: (member) => {
+        if (member.role === 'host') clearTimeout(this.hostGrace);
+      },
     });
   }
 
@@ -237,7 +242,6 @@ export class SpaceHub {
     const grant = this.roles.get(accountId);
     const who = this.people.get(accountId);
     if (!grant || !who) throw new TribuneError('NOT_ON_STAGE');
-    if (grant.role === 'host') clearTimeout(this.hostGrace);
     return { role: grant.role, who };
   }
 

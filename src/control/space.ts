@@ -41,6 +41,7 @@ export interface SpaceHooks {
   /** The stage changed (someone joined, left, muted, or talks): the feed rebuilds. */
   onStageChanged?: (urgent: boolean) => void;
   onMemberLeft?: (member: MemberView, reason: LeaveReason) => void;
+  onMemberJoined?: (member: MemberView) => void;
 }
 
 export class Space {
@@ -107,6 +108,7 @@ export class Space {
     this.broadcast({ type: 'member-joined', member: view });
     this.members.set(view.id, member);
     this.stageChanged();
+    this.hooks.onMemberJoined?.(view);
     return member;
   }
 

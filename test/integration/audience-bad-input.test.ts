@@ -12,14 +12,14 @@ import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SpeakerBot } from '../../src/tools/speaker-bot.js';
-import type { CreatedSpace } from '../../src/wire/api.js';
 import { floodFromChild } from '../helpers/junk-flood.js';
 import { LlHlsListener, nextPart } from '../helpers/ll-hls-listener.js';
 import { hintedPart, listedParts, parsePlaylist, type PartRef } from '../helpers/m3u8.js';
-import { startTribune, type RunningTribune } from '../helpers/tribune.js';
+import { stageUrl } from '../helpers/raw-stage-client.js';
+import { startTribune, type RunningTribune, type TestSpace } from '../helpers/tribune.js';
 
 let server: RunningTribune;
-let created: CreatedSpace;
+let created: TestSpace;
 let bot: SpeakerBot | undefined;
 let listener: LlHlsListener | undefined;
 
@@ -86,7 +86,8 @@ function assertError(answer: Answer, status: number, code: string, what: string)
 before(async () => {
   server = await startTribune();
   created = await server.createSpace('Audience bad input');
-  bot = new SpeakerBot({ spaceUrl: created.stageUrl, name: 'tone 440', program: { kind: 'tone', hz: 440 } });
+  const spaceUrl = stageUrl(server.url, created.space.id, await created.speakerPass('tone 440'));
+  bot = new SpeakerBot({ spaceUrl, name: 'tone 440', program: { kind: 'tone', hz: 440 } });
   await bot.start();
   await bot.connected(15_000);
   // A plain request before the first part waits for it.

@@ -14,12 +14,12 @@ import { llHlsViolations } from '../helpers/ll-hls-rules.js';
 import { completeSegments, dateTimeMismatches, hintedPart, listedParts, parsePlaylist, segmentsOf, type MediaPlaylist } from '../helpers/m3u8.js';
 import { tonesFromMediaElement } from '../helpers/media-element-tones.js';
 import { startShakaPageServer, type ShakaPageServer, type ShakaReport } from '../helpers/shaka-page.js';
-import { sleep, startTribune, type RunningTribune } from '../helpers/tribune.js';
-import type { CreatedSpace } from '../../src/wire/api.js';
+import { stageUrl } from '../helpers/raw-stage-client.js';
+import { sleep, startTribune, type RunningTribune, type TestSpace } from '../helpers/tribune.js';
 
 const TONES = [440, 660];
 let server: RunningTribune;
-let created: CreatedSpace;
+let created: TestSpace;
 const bots: SpeakerBot[] = [];
 let browser: Browser | undefined;
 let pageServer: ShakaPageServer | undefined;
@@ -52,7 +52,10 @@ async function playlistWhere(predicate: (playlist: MediaPlaylist) => boolean, ti
 before(async () => {
   server = await startTribune();
   created = await server.createSpace('Audience HLS');
-  for (const hz of TONES) bots.push(new SpeakerBot({ spaceUrl: created.stageUrl, name: `tone ${hz}`, program: { kind: 'tone', hz } }));
+  for (const hz of TONES) {
+    const spaceUrl = stageUrl(server.url, created.space.id, await created.speakerPass(`tone ${hz}`));
+    bots.push(new SpeakerBot({ spaceUrl, name: `tone ${hz}`, program: { kind: 'tone', hz } }));
+  }
   await Promise.all(bots.map((bot) => bot.start()));
   await Promise.all(bots.map((bot) => bot.connected(15_000)));
   bothOnStageAt = Date.now();
@@ -184,9 +187,11 @@ test('the playlist carries PART-INF, SERVER-CONTROL, independent parts, PROGRAM-
   const blocked = fetchPlaylist(`?_HLS_msn=${last.msn + 2}&_HLS_part=0`, 15_000);
   await sleep(300);
   const endedAt = performance.now();
+  // The host's account ends it (its API token, as an integration would).
   const end = await fetch(`${server.url}/api/spaces/${created.space.id}/end`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${created.hostToken}` },
+    headers: { authorization: `Bearer ${created.host.apiToken}`, 'content-type': 'application/json' },
+    body: '{}',
     signal: AbortSignal.timeout(10_000),
   });
   assert.equal(end.status, 200, await end.text());
@@ -237,7 +242,8 @@ test('after a 1.5 s stall of the server\'s event loop, every part\'s DURATION an
   // segment's PROGRAM-DATE-TIME is the previous one's plus its EXTINF.
   const space = await server.createSpace('Stall');
   const stalled = (path: string): string => `${server.url}/hls/${space.space.id}/${path}`;
-  const stallBot = new SpeakerBot({ spaceUrl: space.stageUrl, name: 'tone 440', program: { kind: 'tone', hz: 440 } });
+  const stallUrl = stageUrl(server.url, space.space.id, await space.speakerPass('tone 440'));
+  const stallBot = new SpeakerBot({ spaceUrl: stallUrl, name: 'tone 440', program: { kind: 'tone', hz: 440 } });
   bots.push(stallBot);
   await stallBot.start();
   await stallBot.connected(15_000);

@@ -274,6 +274,28 @@ describe('stepping down, leaving and ending', () => {
     assert.equal((await spaceView(id)).state, 'ended');
   });
 
+  test('a dropped host who only asks for a stage pass (and never rejoins) does not call off the hand-over', async () => {
+    const space = await server.createSpace('Pass is not a return');
+    const id = space.space.id;
+    const host = await onStage(space, space.hostToken);
+    host.client.socket.terminate();
+    // A pass during the grace period is not a return to the stage.
+    await space.host.stagePass(id);
+    await feedUntil(server.url, id, (f) => f.space.state === 'ended', 'the Space ended after the grace period');
+  });
+
+  test('a dropped host who rejoins within the grace period keeps the Space and the role', async () => {
+    const space = await server.createSpace('Back in time');
+    const id = space.space.id;
+    const first = await onStage(space, space.hostToken);
+    first.client.socket.terminate();
+    await onStage(space, await space.host.stagePass(id));
+    await new Promise((resolve) => setTimeout(resolve, HOST_GRACE_MS * 4));
+    const view = await spaceView(id);
+    assert.equal(view.state, 'live');
+    assert.equal(view.host?.id, space.host.id);
+  });
+
   test('the host ends the Space for everyone: every socket closes and nothing more can happen on it', async () => {
     const space = await server.createSpace('The end');
     const id = space.space.id;

@@ -34,8 +34,9 @@ before(async () => {
   server = await startTribune();
   const created = await server.createSpace('SRTP forgery');
   spaceId = created.space.id;
-  a = new WeriftMember(stageUrl(server.url, spaceId, created.stageToken), 'sender A');
-  b = new WeriftMember(stageUrl(server.url, spaceId, created.stageToken), 'receiver B');
+  // Two accepted speakers, each its own account and stage pass.
+  a = new WeriftMember(stageUrl(server.url, spaceId, await created.speakerPass('sender A')), 'sender A');
+  b = new WeriftMember(stageUrl(server.url, spaceId, await created.speakerPass('receiver B')), 'receiver B');
   await a.join();
   await b.join();
   await Promise.all([a.connected(), b.connected()]);
@@ -51,7 +52,8 @@ after(async () => {
 }, { timeout: 15_000 });
 
 function peerOf(member: WeriftMember): StagePeer {
-  const peer = server.tribune.spaces.get(spaceId).router.peer(member.me?.id ?? '');
+  // The hub is in memory while the Space is live; `loaded` keeps this synchronous for the counters.
+  const peer = server.tribune.spaces.loaded(spaceId)?.stage?.router.peer(member.me?.id ?? '');
   assert.ok(peer, `the SFU has no peer for ${member.me?.name}`);
   return peer;
 }

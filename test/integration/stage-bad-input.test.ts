@@ -5,8 +5,9 @@
  * only members, and no Space is created or ended by a refused request.
  *
  * The bad signalling comes from raw `ws` clients holding a valid stage
- * token; an SDP answer that is right, where a test needs one, comes from a
- * werift peer connection.
+ * pass (each joining connection its own accepted speaker's account: an
+ * account is on a stage once); an SDP answer that is right, where a test
+ * needs one, comes from a werift peer connection.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,12 +17,13 @@ import { RTCPeerConnection } from 'werift';
 import { peerConfig } from '../../src/sfu/peer-config.js';
 import { DEFAULT_SFU_OPTIONS } from '../../src/sfu/sfu-types.js';
 import { SpeakerBot } from '../../src/tools/speaker-bot.js';
-import type { CreatedSpace, SpaceView } from '../../src/wire/api.js';
+import type { SpaceView } from '../../src/wire/api.js';
 import type { ErrorCode } from '../../src/wire/errors.js';
 import { SIGNAL_LIMITS } from '../../src/wire/signalling.js';
+import { CookieJar, httpCall, type TestAccount } from '../helpers/accounts.js';
 import { AudioRecorder } from '../helpers/audio-recorder.js';
 import { RawStageClient, stageUrl } from '../helpers/raw-stage-client.js';
-import { sleep, startTribune, waitFor, type RunningTribune } from '../helpers/tribune.js';
+import { sleep, startTribune, waitFor, type RunningTribune, type TestSpace } from '../helpers/tribune.js';
 
 const TONES = [440, 660] as const;
 /** Every wait in a test has its own shorter timeout; this bounds the test as a whole. */
@@ -29,23 +31,29 @@ const LIMIT = { timeout: 20_000 };
 const secret = randomBytes(32);
 
 let server: RunningTribune;
-let space: CreatedSpace;
-let otherSpace: CreatedSpace;
+let space: TestSpace;
+let otherSpace: TestSpace;
+/** An accepted speaker of `space` whose pass opens the connections that never join. */
+let probe: { account: TestAccount; token: string };
 const bots: SpeakerBot[] = [];
 const recorders = TONES.map(() => new AudioRecorder());
-/** Every name the first bot ever saw on stage, from its own session. */
-const namesSeenByBot = new Set<string>();
+/** Every account the first bot ever saw on stage, from its own session. */
+const accountsSeenByBot = new Set<string>();
 const clients: RawStageClient[] = [];
 const peers: RTCPeerConnection[] = [];
 
 before(async () => {
-  server = await startTribune({ secret });
+  // Every joining connection below is its own accepted speaker, and a
+  // speaker keeps the seat after leaving: room for all of them.
+  server = await startTribune({ secret, maxSpeakers: 40 });
   space = await server.createSpace('Bad input');
   otherSpace = await server.createSpace('Another Space');
-  TONES.forEach((hz, i) => {
-    bots.push(new SpeakerBot({ spaceUrl: space.stageUrl, name: `tone ${hz}`, program: { kind: 'tone', hz }, onAudio: recorders[i]!.onAudio }));
-  });
-  bots[0]!.session.on('members', (members) => members.forEach((m) => namesSeenByBot.add(m.name)));
+  probe = await space.speaker('probe');
+  for (const [i, hz] of TONES.entries()) {
+    const spaceUrl = stageUrl(server.url, space.space.id, await space.speakerPass(`tone ${hz}`));
+    bots.push(new SpeakerBot({ spaceUrl, name: `tone ${hz}`, program: { kind: 'tone', hz }, onAudio: recorders[i]!.onAudio }));
+  }
+  bots[0]!.session.on('members', (members) => members.forEach((m) => accountsSeenByBot.add(m.accountId)));
   for (const bot of bots) await bot.start();
   await Promise.all(bots.map((bot) => bot.connected()));
   await waitFor(
@@ -64,15 +72,21 @@ after(async () => {
 
 // --- helpers ---------------------------------------------------------------
 
-async function connect(token = space.stageToken, spaceId = space.space.id): Promise<RawStageClient> {
+async function connect(token = probe.token, spaceId = space.space.id): Promise<RawStageClient> {
   const client = await RawStageClient.open(stageUrl(server.url, spaceId, token));
   clients.push(client);
   return client;
 }
 
+/** A new accepted speaker shown as `name`, connected with its own pass but not joined. */
+async function speakerConnection(name: string): Promise<{ client: RawStageClient; account: TestAccount }> {
+  const { account, token } = await space.speaker(name);
+  return { client: await connect(token), account };
+}
+
 async function joined(name: string): Promise<RawStageClient> {
-  const client = await connect();
-  client.send({ type: 'join', name });
+  const { client } = await speakerConnection(name);
+  client.send({ type: 'join' });
   await client.next('welcome');
   return client;
 }
@@ -116,6 +130,24 @@ interface HttpAnswer {
   code: string | undefined;
 }
 
+/** Credentials as an integration sends them: the account's API token. */
+const asBot = (account: TestAccount): Record<string, string> => ({ authorization: `Bearer ${account.apiToken}` });
+/** Credentials as a browser sends them: the session cookie and the CSRF header. */
+const asBrowser = (account: TestAccount): Record<string, string> => ({ cookie: account.jar.header(), 'x-csrf-token': account.csrf });
+
+/** Credentials of a browser that is not signed in: a session's cookies and its CSRF token. */
+async function anonymousSession(): Promise<Record<string, string>> {
+  const jar = new CookieJar();
+  const session = await httpCall<{ csrfToken: string }>(server.url, 'GET', '/api/session', { jar });
+  assert.equal(session.status, 200);
+  return { cookie: jar.header(), 'x-csrf-token': session.body.csrfToken };
+}
+
+/** A POST with the empty JSON object these actions take as their body. */
+function post(path: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return request('POST', path, { headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+}
+
 async function request(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<HttpAnswer> {
   const response = await fetch(`${server.url}${path}`, { method, headers: init.headers, body: init.body });
   const text = await response.text();
@@ -128,17 +160,21 @@ async function request(method: string, path: string, init: { headers?: Record<st
   return { status: response.status, code };
 }
 
-function signToken(claims: { role: string; sub: string; exp?: number }, key: Uint8Array = secret): Promise<string> {
-  const jwt = new SignJWT({ role: claims.role }).setProtectedHeader({ alg: 'HS256' }).setIssuer('tribune').setSubject(claims.sub).setIssuedAt();
+/** A stage pass signed like the server's (with its secret unless `key` is given), every claim chosen by the test. */
+function signToken(claims: { sub: string; acc?: string; role?: string; aud?: string; exp?: number }, key: Uint8Array = secret): Promise<string> {
+  const payload: Record<string, string> = {};
+  if (claims.acc !== undefined) payload.acc = claims.acc;
+  if (claims.role !== undefined) payload.role = claims.role;
+  const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).setIssuer('tribune').setAudience(claims.aud ?? 'stage').setSubject(claims.sub).setIssuedAt();
   jwt.setExpirationTime(claims.exp ?? '1h');
   return jwt.sign(key);
 }
 
-/** The same token with its payload's `role` changed and the signature kept. */
-function withRole(token: string, role: string): string {
+/** The same token with one claim of its payload changed and the signature kept. */
+function withClaim(token: string, name: string, value: string): string {
   const [header, payload, signature] = token.split('.');
   const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
-  return [header, Buffer.from(JSON.stringify({ ...claims, role })).toString('base64url'), signature].join('.');
+  return [header, Buffer.from(JSON.stringify({ ...claims, [name]: value })).toString('base64url'), signature].join('.');
 }
 
 /** The same token with one character in the middle of its signature changed. */
@@ -149,9 +185,9 @@ function withBadSignature(token: string): string {
   return [header, payload, signature.slice(0, i) + swapped + signature.slice(i + 1)].join('.');
 }
 
-function unsignedToken(sub: string): string {
+function unsignedToken(sub: string, acc: string): string {
   const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'none' })}.${part({ role: 'host', iss: 'tribune', sub, exp: Math.floor(Date.now() / 1000) + 3600 })}.`;
+  return `${part({ alg: 'none' })}.${part({ acc, iss: 'tribune', aud: 'stage', sub, exp: Math.floor(Date.now() / 1000) + 3600 })}.`;
 }
 
 // --- signalling: framing ---------------------------------------------------
@@ -213,11 +249,10 @@ test('a join sent right behind a message that ends the connection is not process
   ];
   for (const [what, data, code, closeCode] of fatal) {
     await t.test(`a join right behind ${what} never puts anyone on stage`, async () => {
-      const name = `sneaky after ${what}`.slice(0, 40);
-      const client = await connect();
+      const { client, account } = await speakerConnection(`sneaky after ${what}`.slice(0, 40));
       // One burst: both frames arrive in the same read on the server.
       client.sendRaw(data);
-      client.send({ type: 'join', name });
+      client.send({ type: 'join' });
       await expectFatal(client, code, closeCode);
       await sleep(300);
       assert.deepEqual(
@@ -225,7 +260,7 @@ test('a join sent right behind a message that ends the connection is not process
         ['error'],
         'the refused connection got nothing but its error',
       );
-      assert.ok(!namesSeenByBot.has(name), 'a bot on stage saw the sneaky member join');
+      assert.ok(!accountsSeenByBot.has(account.id), 'a bot on stage saw the sneaky member join');
     });
   }
 });
@@ -245,7 +280,7 @@ test('more messages than the rate limit allows get SIGNAL_RATE_LIMITED and close
 // --- signalling: schema and order ------------------------------------------
 
 test('messages of unknown type, with extra or missing fields or wrong types get SIGNAL_INVALID and the connection stays open', LIMIT, async () => {
-  const client = await connect();
+  const { client, account } = await speakerConnection('finally valid');
   const invalid: unknown[] = [
     {},
     { type: 'dance' },
@@ -253,12 +288,15 @@ test('messages of unknown type, with extra or missing fields or wrong types get 
     { type: 'mute', muted: 'yes' },
     { type: 'mute' },
     { type: 7 },
-    { type: 'join' },
+    { type: 'join', name: null },
     { type: 'join', name: '' },
     { type: 'join', name: 'n'.repeat(41) },
     { type: 'join', name: 'bell\u0007' },
     { type: 'join', name: 42 },
     { type: 'join', name: 'ok', role: 'host' },
+    // Who joins is the pass's account; a message cannot name another one.
+    { type: 'join', accountId: space.host.id },
+    { type: 'join', name: 'ok', accountId: space.host.id },
     { type: 'answer', sdp: '' },
     { type: 'answer', sdp: 5 },
     { type: 'candidate', candidate: 'candidate:1 1 udp 1 10.0.0.1 9 typ host' },
@@ -275,8 +313,14 @@ test('messages of unknown type, with extra or missing fields or wrong types get 
   }
   await client.roundTrip();
   // None of the invalid joins put this connection on stage: a right one still can.
-  client.send({ type: 'join', name: 'finally valid' });
+  // The name it sends is ignored: the stage shows the account's display name.
+  client.send({ type: 'join', name: 'someone else' });
   const welcome = await client.next('welcome');
+  assert.deepEqual(
+    { accountId: welcome.you.accountId, name: welcome.you.name, role: welcome.you.role },
+    { accountId: account.id, name: 'finally valid', role: 'speaker' },
+    'the joined member is the pass’s account, as a speaker',
+  );
   assert.deepEqual(
     welcome.members.map((m) => m.name).sort(),
     ['finally valid', 'tone 440', 'tone 660'],
@@ -286,7 +330,7 @@ test('messages of unknown type, with extra or missing fields or wrong types get 
 });
 
 test('answer, candidate, mute, leave and end before join get SIGNAL_NOT_JOINED and the connection can still join', LIMIT, async () => {
-  const client = await connect();
+  const { client } = await speakerConnection('late joiner');
   const early: unknown[] = [
     { type: 'answer', sdp: 'v=0\r\n' },
     { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 2122260223 10.0.0.1 9 typ host', sdpMid: '0' } },
@@ -298,7 +342,7 @@ test('answer, candidate, mute, leave and end before join get SIGNAL_NOT_JOINED a
     client.send(message);
     await expectSurvivable(client, 'SIGNAL_NOT_JOINED');
   }
-  client.send({ type: 'join', name: 'late joiner' });
+  client.send({ type: 'join' });
   await client.next('welcome');
   client.send({ type: 'join', name: 'late joiner again' });
   await expectSurvivable(client, 'SIGNAL_ALREADY_JOINED');
@@ -424,22 +468,43 @@ test('end from a speaker gets NOT_HOST and the Space stays live', LIMIT, async (
   client.close();
 });
 
+test('a second connection with the same account’s pass replaces the first (4001 REPLACED): an account is on stage once', LIMIT, async () => {
+  const { account, token } = await space.speaker('twice');
+  const first = await connect(token);
+  first.send({ type: 'join' });
+  const firstWelcome = await first.next('welcome');
+  const second = await connect(token);
+  second.send({ type: 'join' });
+  const welcome = await second.next('welcome');
+  const closed = await first.closed();
+  assert.deepEqual(closed, { code: 4001, reason: 'REPLACED' }, 'the first connection’s close');
+  assert.notEqual(welcome.you.id, firstWelcome.you.id, 'the second connection is a new member');
+  assert.deepEqual(
+    welcome.members.filter((m) => m.accountId === account.id).map((m) => m.id),
+    [welcome.you.id],
+    'the account is on stage once, as the second connection',
+  );
+  const view = await getSpace();
+  assert.deepEqual(view.members.filter((m) => m.accountId === account.id).map((m) => m.id), [welcome.you.id], 'the Space’s members');
+  second.close();
+});
+
 // --- the WebSocket upgrade -------------------------------------------------
 
 test('a stage upgrade for an unknown Space is refused with 404 SPACE_NOT_FOUND', LIMIT, async () => {
-  const refused = await RawStageClient.refused(stageUrl(server.url, 'abcdefghij', space.stageToken));
+  const refused = await RawStageClient.refused(stageUrl(server.url, 'abcdefghij', probe.token));
   assert.equal(refused.status, 404);
   assert.equal(refused.body.error?.code, 'SPACE_NOT_FOUND');
 });
 
 test('a stage upgrade with a malformed Space id is refused with 400 VALIDATION_FAILED', LIMIT, async () => {
   for (const id of ['NOTANIDXYZ', 'abc', 'abcdefghi1']) {
-    const refused = await RawStageClient.refused(stageUrl(server.url, id, space.stageToken));
+    const refused = await RawStageClient.refused(stageUrl(server.url, id, probe.token));
     assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 400, code: 'VALIDATION_FAILED' }, `id ${id}`);
   }
 });
 
-test('a stage upgrade without a token is refused with 401 TOKEN_MISSING', LIMIT, async () => {
+test('a stage upgrade without a pass is refused with 401 TOKEN_MISSING', LIMIT, async () => {
   for (const url of [stageUrl(server.url, space.space.id), stageUrl(server.url, space.space.id, '')]) {
     const refused = await RawStageClient.refused(url);
     assert.equal(refused.status, 401);
@@ -447,49 +512,105 @@ test('a stage upgrade without a token is refused with 401 TOKEN_MISSING', LIMIT,
   }
 });
 
-test('a stage upgrade with a token for another Space is refused with 403 TOKEN_WRONG_SPACE', LIMIT, async () => {
-  for (const token of [otherSpace.stageToken, otherSpace.hostToken]) {
+test('a stage upgrade with a pass of another Space is refused with 403 TOKEN_WRONG_SPACE, even for an account with a seat on both', LIMIT, async () => {
+  // An account on both stages: its pass for the other Space still opens only that one.
+  const both = await server.account(undefined, 'on both stages');
+  for (const on of [space, otherSpace]) {
+    assert.equal((await both.bot('POST', `/api/spaces/${on.space.id}/requests`, {})).status, 200);
+    assert.equal((await on.host.bot('POST', `/api/spaces/${on.space.id}/requests/${both.id}/accept`, {})).status, 200);
+  }
+  const passes: [string, string][] = [
+    ['the other Space’s host pass', otherSpace.hostToken],
+    ['a pass of a speaker of the other Space', await otherSpace.speakerPass()],
+    ['the other Space’s pass of an account with a seat here too', await both.stagePass(otherSpace.space.id)],
+  ];
+  for (const [what, token] of passes) {
     const refused = await RawStageClient.refused(stageUrl(server.url, space.space.id, token));
-    assert.equal(refused.status, 403);
-    assert.equal(refused.body.error?.code, 'TOKEN_WRONG_SPACE');
+    assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 403, code: 'TOKEN_WRONG_SPACE' }, what);
   }
 });
 
-test('a stage upgrade with a tampered, unsigned, foreign-key, expired or unknown-role token is refused with 401 TOKEN_INVALID', LIMIT, async () => {
+test('a stage upgrade with a tampered, unsigned, foreign-key, expired, accountless or other-audience pass is refused with 401 TOKEN_INVALID', LIMIT, async () => {
   const id = space.space.id;
+  const hostId = space.host.id;
   const tokens: [string, string][] = [
-    ['the role raised to host', withRole(space.stageToken, 'host')],
-    ['a changed signature', withBadSignature(space.stageToken)],
-    ['alg none', unsignedToken(id)],
-    ['another key', await signToken({ role: 'speaker', sub: id }, randomBytes(32))],
-    ['an expiry in the past', await signToken({ role: 'speaker', sub: id, exp: Math.floor(Date.now() / 1000) - 60 })],
-    ['an unknown role', await signToken({ role: 'admin', sub: id })],
+    ['its account changed to the host’s', withClaim(probe.token, 'acc', hostId)],
+    ['a role claim added', withClaim(probe.token, 'role', 'host')],
+    ['a changed signature', withBadSignature(probe.token)],
+    ['a changed signature on the host’s pass', withBadSignature(space.hostToken)],
+    ['alg none', unsignedToken(id, hostId)],
+    ['another key', await signToken({ acc: hostId, sub: id }, randomBytes(32))],
+    ['an expiry in the past', await signToken({ acc: probe.account.id, sub: id, exp: Math.floor(Date.now() / 1000) - 60 })],
+    ['no account claim (a role-bearing token of old)', await signToken({ role: 'host', sub: id })],
+    ['an account claim that is no account id', await signToken({ acc: 'admin', sub: id })],
+    ['another audience', await signToken({ acc: hostId, sub: id, aud: 'session' })],
     ['no JWT at all', 'not-a-token'],
+    ['an API token instead of a pass', space.host.apiToken],
     ['over 2048 characters', 'x'.repeat(2049)],
   ];
   for (const [what, token] of tokens) {
     const refused = await RawStageClient.refused(stageUrl(server.url, id, token));
-    assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 401, code: 'TOKEN_INVALID' }, `token with ${what}`);
+    assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 401, code: 'TOKEN_INVALID' }, `pass with ${what}`);
   }
 });
 
-test('a plain GET on the stage route with a valid token is refused with 426 UPGRADE_REQUIRED', LIMIT, async () => {
-  const path = new URL(stageUrl(server.url, space.space.id, space.stageToken));
+test('a valid pass of an account without a seat on the stage is refused with 403 NOT_ON_STAGE', LIMIT, async () => {
+  const id = space.space.id;
+  // A listener gets no pass ...
+  const listener = await server.account(undefined, 'just listening');
+  assert.deepEqual(await post(`/api/spaces/${id}/stage-pass`, asBot(listener)), { status: 403, code: 'NOT_ON_STAGE' });
+  // ... and a pass the server's own key signed for it opens nothing: the seat is read from the Space.
+  const signed = await signToken({ acc: listener.id, sub: id });
+  const refused = await RawStageClient.refused(stageUrl(server.url, id, signed));
+  assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 403, code: 'NOT_ON_STAGE' }, 'a listener’s signed pass');
+  // A speaker whose request is waiting has no seat yet.
+  const waiting = await server.account(undefined, 'still waiting');
+  assert.equal((await waiting.bot('POST', `/api/spaces/${id}/requests`, {})).status, 200);
+  const early = await RawStageClient.refused(stageUrl(server.url, id, await signToken({ acc: waiting.id, sub: id })));
+  assert.deepEqual({ status: early.status, code: early.body.error?.code }, { status: 403, code: 'NOT_ON_STAGE' }, 'a pass before the request is accepted');
+  // A speaker's pass issued before they were moved to the audience is dead.
+  const moved = await space.speaker('moved down');
+  assert.equal((await space.host.bot('PUT', `/api/spaces/${id}/roles/${moved.account.id}`, { role: 'listener' })).status, 200);
+  const stale = await RawStageClient.refused(stageUrl(server.url, id, moved.token));
+  assert.deepEqual({ status: stale.status, code: stale.body.error?.code }, { status: 403, code: 'NOT_ON_STAGE' }, 'a pass from before the move');
+  assert.deepEqual(await post(`/api/spaces/${id}/stage-pass`, asBot(moved.account)), { status: 403, code: 'NOT_ON_STAGE' });
+});
+
+test('a plain GET on the stage route with a valid pass is refused with 426 UPGRADE_REQUIRED', LIMIT, async () => {
+  const path = new URL(stageUrl(server.url, space.space.id, probe.token));
   assert.deepEqual(await request('GET', `${path.pathname}${path.search}`), { status: 426, code: 'UPGRADE_REQUIRED' });
 });
 
 test('a stage upgrade for an ended Space is refused with 410 SPACE_ENDED', LIMIT, async () => {
   const ended = await server.createSpace('Ended at once');
-  const response = await request('POST', `/api/spaces/${ended.space.id}/end`, { headers: { authorization: `Bearer ${ended.hostToken}` } });
+  const speakerPass = await ended.speakerPass();
+  const response = await post(`/api/spaces/${ended.space.id}/end`, asBot(ended.host));
   assert.equal(response.status, 200);
-  const refused = await RawStageClient.refused(stageUrl(server.url, ended.space.id, ended.stageToken));
-  assert.equal(refused.status, 410);
-  assert.equal(refused.body.error?.code, 'SPACE_ENDED');
+  for (const [who, token] of [['the host', ended.hostToken], ['a speaker', speakerPass]] as const) {
+    const refused = await RawStageClient.refused(stageUrl(server.url, ended.space.id, token));
+    assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 410, code: 'SPACE_ENDED' }, `${who}’s pass`);
+  }
+});
+
+test('a stage upgrade for a scheduled Space is refused with 409 SPACE_NOT_LIVE, and its host gets no pass yet', LIMIT, async () => {
+  const startsAt = new Date(Date.now() + 3600_000).toISOString();
+  const created = await space.host.bot<{ space: SpaceView; stagePass: unknown }>('POST', '/api/spaces', { title: 'Later', startsAt });
+  assert.equal(created.status, 201);
+  assert.equal(created.body.stagePass, null, 'a scheduled Space comes without a stage pass');
+  const id = created.body.space.id;
+  assert.deepEqual(await post(`/api/spaces/${id}/stage-pass`, asBot(space.host)), { status: 409, code: 'SPACE_NOT_LIVE' });
+  const refused = await RawStageClient.refused(stageUrl(server.url, id, await signToken({ acc: space.host.id, sub: id })));
+  assert.deepEqual({ status: refused.status, code: refused.body.error?.code }, { status: 409, code: 'SPACE_NOT_LIVE' });
 });
 
 // --- REST ------------------------------------------------------------------
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+/** The host of `space`, by API token and by browser session. */
+const credentials = (): [string, Record<string, string>][] => [
+  ['an API token', asBot(space.host)],
+  ['a session cookie and CSRF token', asBrowser(space.host)],
+];
 
 test('POST /api/spaces with a body that breaks its schema is refused with 400 VALIDATION_FAILED and creates no Space', LIMIT, async () => {
   const bodies: [string, string][] = [
@@ -501,17 +622,21 @@ test('POST /api/spaces with a body that breaks its schema is refused with 400 VA
     ['null for a title', JSON.stringify({ title: null })],
     ['an array for a title', JSON.stringify({ title: ['a'] })],
     ['an unknown field', JSON.stringify({ title: 'ok', hostName: 'me' })],
+    ['a start time that is no date', JSON.stringify({ title: 'ok', startsAt: 'tomorrow' })],
     ['an array body', JSON.stringify([{ title: 'ok' }])],
     ['a JSON null body', 'null'],
     ['a body that is not JSON', '{"title": "ok"'],
     ['an empty body', ''],
   ];
   const liveBefore = server.tribune.spaces.liveCount();
-  for (const [what, body] of bodies) {
-    const answer = await request('POST', '/api/spaces', { headers: JSON_HEADERS, body });
-    assert.deepEqual(answer, { status: 400, code: 'VALIDATION_FAILED' }, `body with ${what}`);
+  for (const [as, auth] of credentials()) {
+    for (const [what, body] of bodies) {
+      const answer = await request('POST', '/api/spaces', { headers: { ...JSON_HEADERS, ...auth }, body });
+      assert.deepEqual(answer, { status: 400, code: 'VALIDATION_FAILED' }, `body with ${what}, with ${as}`);
+    }
   }
   assert.equal(server.tribune.spaces.liveCount(), liveBefore, 'live Spaces');
+  assert.deepEqual((await space.host.bot<{ live: SpaceView[] }>('GET', '/api/me/spaces')).body.live.map((v) => v.id), [space.space.id], 'the host’s Spaces');
 });
 
 test('POST /api/spaces with a body over 4 KiB is refused with 413 BODY_TOO_LARGE and creates no Space', LIMIT, async () => {
@@ -519,7 +644,9 @@ test('POST /api/spaces with a body over 4 KiB is refused with 413 BODY_TOO_LARGE
   // A valid body padded with whitespace: refused for its size, not its content.
   const body = `{"title": "ok"${' '.repeat(4 * 1024)}}`;
   assert.equal(JSON.parse(body).title, 'ok');
-  assert.deepEqual(await request('POST', '/api/spaces', { headers: JSON_HEADERS, body }), { status: 413, code: 'BODY_TOO_LARGE' });
+  for (const [as, auth] of credentials()) {
+    assert.deepEqual(await request('POST', '/api/spaces', { headers: { ...JSON_HEADERS, ...auth }, body }), { status: 413, code: 'BODY_TOO_LARGE' }, `with ${as}`);
+  }
   assert.equal(server.tribune.spaces.liveCount(), liveBefore, 'live Spaces');
 });
 
@@ -533,13 +660,33 @@ test('POST /api/spaces with a body that is not application/json is refused with 
   for (const [contentType, body] of kinds) {
     await t.test(`a ${contentType.split(';')[0]} body gets 415 UNSUPPORTED_MEDIA_TYPE`, async () => {
       const liveBefore = server.tribune.spaces.liveCount();
-      assert.deepEqual(await request('POST', '/api/spaces', { headers: { 'content-type': contentType }, body }), {
-        status: 415,
-        code: 'UNSUPPORTED_MEDIA_TYPE',
-      });
+      for (const [as, auth] of credentials()) {
+        assert.deepEqual(
+          await request('POST', '/api/spaces', { headers: { 'content-type': contentType, ...auth }, body }),
+          { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+          `with ${as}`,
+        );
+      }
       assert.equal(server.tribune.spaces.liveCount(), liveBefore, 'live Spaces');
     });
   }
+});
+
+test('POST /api/spaces without an account, or with a bad credential, is refused and creates no Space', LIMIT, async () => {
+  const anonymous = await anonymousSession();
+  const body = JSON.stringify({ title: 'ok' });
+  const attempts: [string, Record<string, string>, number, ErrorCode][] = [
+    ['no credentials at all', {}, 403, 'CSRF_INVALID'],
+    ['a signed-out session with its CSRF token', anonymous, 401, 'SIGN_IN_REQUIRED'],
+    ['the host’s session cookie without the CSRF header', { cookie: space.host.jar.header() }, 403, 'CSRF_INVALID'],
+    ['a bearer token that is no API token', { authorization: 'Bearer trb_not-a-real-token' }, 401, 'TOKEN_INVALID'],
+    ['a stage pass as a bearer token', { authorization: `Bearer ${space.hostToken}` }, 401, 'TOKEN_INVALID'],
+  ];
+  const liveBefore = server.tribune.spaces.liveCount();
+  for (const [what, headers, status, code] of attempts) {
+    assert.deepEqual(await request('POST', '/api/spaces', { headers: { ...JSON_HEADERS, ...headers }, body }), { status, code }, `create with ${what}`);
+  }
+  assert.equal(server.tribune.spaces.liveCount(), liveBefore, 'live Spaces');
 });
 
 test('GET /api/spaces/:id with a malformed or unknown id is refused with 400 VALIDATION_FAILED or 404 SPACE_NOT_FOUND', LIMIT, async () => {
@@ -547,31 +694,48 @@ test('GET /api/spaces/:id with a malformed or unknown id is refused with 400 VAL
   assert.deepEqual(await request('GET', '/api/spaces/abcdefghij'), { status: 404, code: 'SPACE_NOT_FOUND' });
 });
 
-test('POST /api/spaces/:id/end without a token or with a wrong one is refused and the Space stays live', LIMIT, async () => {
+test('POST /api/spaces/:id/end by anyone but the host’s account, or with a bad credential, is refused and the Space stays live', LIMIT, async () => {
   const id = space.space.id;
+  const speaker = probe.account;
+  const listener = await server.account(undefined, 'a listener');
+  const anonymous = await anonymousSession();
+  // A second API token of the host, revoked: it must stop working at once.
+  const second = await space.host.call<{ token: string; apiToken: { id: string } }>('POST', '/api/tokens', { name: 'revoked' });
+  assert.equal(second.status, 201);
+  assert.equal((await space.host.call('DELETE', `/api/tokens/${second.body.apiToken.id}`)).status, 200);
+  const hostToken = space.host.apiToken;
+  const changedToken = hostToken.slice(0, -1) + (hostToken.endsWith('a') ? 'b' : 'a');
   const attempts: [string, Record<string, string>, number, ErrorCode][] = [
-    ['no Authorization header', {}, 401, 'TOKEN_MISSING'],
+    ['no credentials at all', {}, 403, 'CSRF_INVALID'],
+    ['a signed-out session with its CSRF token', anonymous, 401, 'SIGN_IN_REQUIRED'],
     ['a Basic Authorization header', { authorization: 'Basic dXNlcjpwYXNz' }, 401, 'TOKEN_INVALID'],
-    ['a speaker token', { authorization: `Bearer ${space.stageToken}` }, 403, 'NOT_HOST'],
-    ['another Space’s host token', { authorization: `Bearer ${otherSpace.hostToken}` }, 403, 'TOKEN_WRONG_SPACE'],
-    ['a speaker token raised to host', { authorization: `Bearer ${withRole(space.stageToken, 'host')}` }, 401, 'TOKEN_INVALID'],
-    ['a host token with a changed signature', { authorization: `Bearer ${withBadSignature(space.hostToken)}` }, 401, 'TOKEN_INVALID'],
-    ['an unsigned host token', { authorization: `Bearer ${unsignedToken(id)}` }, 401, 'TOKEN_INVALID'],
-    [
-      'an expired host token',
-      { authorization: `Bearer ${await signToken({ role: 'host', sub: id, exp: Math.floor(Date.now() / 1000) - 60 })}` },
-      401,
-      'TOKEN_INVALID',
-    ],
+    ['an empty Bearer', { authorization: 'Bearer ' }, 401, 'TOKEN_INVALID'],
+    ['a speaker’s API token', asBot(speaker), 403, 'NOT_HOST'],
+    ['a speaker’s session', asBrowser(speaker), 403, 'NOT_HOST'],
+    ['a listener’s API token', asBot(listener), 403, 'NOT_HOST'],
+    ['another Space’s host’s API token', asBot(otherSpace.host), 403, 'NOT_HOST'],
+    ['the host’s stage pass as a bearer token', { authorization: `Bearer ${space.hostToken}` }, 401, 'TOKEN_INVALID'],
+    ['a speaker’s stage pass with its account changed to the host’s', { authorization: `Bearer ${withClaim(probe.token, 'acc', space.host.id)}` }, 401, 'TOKEN_INVALID'],
+    ['the host’s API token with a changed character', { authorization: `Bearer ${changedToken}` }, 401, 'TOKEN_INVALID'],
+    ['a revoked API token of the host', { authorization: `Bearer ${second.body.token}` }, 401, 'TOKEN_INVALID'],
+    ['the host’s session cookie without the CSRF header', { cookie: space.host.jar.header() }, 403, 'CSRF_INVALID'],
+    ['the host’s session cookie with another session’s CSRF token', { cookie: space.host.jar.header(), 'x-csrf-token': speaker.csrf }, 403, 'CSRF_INVALID'],
   ];
   for (const [what, headers, status, code] of attempts) {
-    assert.deepEqual(await request('POST', `/api/spaces/${id}/end`, { headers }), { status, code }, `end with ${what}`);
+    assert.deepEqual(await post(`/api/spaces/${id}/end`, headers), { status, code }, `end with ${what}`);
   }
-  assert.deepEqual(await request('POST', '/api/spaces/NOTANIDXYZ/end', { headers: { authorization: `Bearer ${space.hostToken}` } }), {
+  // The host's own request, with a body the action does not take.
+  for (const [what, init] of [
+    ['no body', { headers: asBot(space.host) }],
+    ['a field in its body', { headers: { ...JSON_HEADERS, ...asBot(space.host) }, body: JSON.stringify({ force: true }) }],
+  ] as const) {
+    assert.deepEqual(await request('POST', `/api/spaces/${id}/end`, init), { status: 400, code: 'VALIDATION_FAILED' }, `the host’s end with ${what}`);
+  }
+  assert.deepEqual(await post('/api/spaces/NOTANIDXYZ/end', asBot(space.host)), {
     status: 400,
     code: 'VALIDATION_FAILED',
   });
-  assert.deepEqual(await request('POST', '/api/spaces/abcdefghij/end', { headers: { authorization: `Bearer ${space.hostToken}` } }), {
+  assert.deepEqual(await post('/api/spaces/abcdefghij/end', asBot(space.host)), {
     status: 404,
     code: 'SPACE_NOT_FOUND',
   });
@@ -579,6 +743,7 @@ test('POST /api/spaces/:id/end without a token or with a wrong one is refused an
   assert.equal(view.state, 'live');
   const botIds = bots.map((bot) => bot.session.me?.id);
   assert.ok(botIds.every((botId) => view.members.some((m) => m.id === botId)), 'both bots are still on stage');
+  assert.equal((await getSpace(otherSpace.space.id)).state, 'live', 'the other Space');
 });
 
 // --- and nothing else changed ----------------------------------------------
@@ -586,7 +751,9 @@ test('POST /api/spaces/:id/end without a token or with a wrong one is refused an
 test('after all that bad input the two bots still hear each other and are the only members on stage', LIMIT, async () => {
   for (const client of clients) client.close();
   const botIds = bots.map((bot) => bot.session.me?.id);
-  await waitFor(() => server.tribune.spaces.get(space.space.id).router.size === 2, 5000, 'the raw clients to leave the stage');
+  const stage = (await server.tribune.spaces.get(space.space.id)).stage;
+  assert.ok(stage, 'the Space has its live stage');
+  await waitFor(() => stage.router.size === 2, 5000, 'the raw clients to leave the stage');
   for (const recorder of recorders) recorder.clear();
   await sleep(1500);
   TONES.forEach((own, i) => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Space } from '../../src/control/space.js';
 import { SpeakerBot } from '../../src/tools/speaker-bot.js';
+import { stageUrl } from '../helpers/raw-stage-client.js';
 import { sleep, startTribune, waitFor, type RunningTribune } from '../helpers/tribune.js';
 
 let server: RunningTribune;
@@ -16,9 +18,16 @@ after(async () => {
   await server.close();
 });
 
+/** The live stage of a Space (router, members). */
+async function stageOf(spaceId: string): Promise<Space> {
+  const stage = (await server.tribune.spaces.get(spaceId)).stage;
+  assert.ok(stage, `Space ${spaceId} has no live stage`);
+  return stage;
+}
+
 /** Audio packets the router accepted from anyone in `ms`. */
 async function packetsIn(spaceId: string, ms: number): Promise<number> {
-  const router = server.tribune.spaces.get(spaceId).router;
+  const router = (await stageOf(spaceId)).router;
   let count = 0;
   const count1 = (): void => void count++;
   router.on('audio', count1);
@@ -29,10 +38,10 @@ async function packetsIn(spaceId: string, ms: number): Promise<number> {
 
 test('Opus in-band FEC and DTX are negotiated both ways and DTX stops packets in silence', async () => {
   const created = await server.createSpace('FEC and DTX');
-  bot = new SpeakerBot({ spaceUrl: created.stageUrl, name: 'dtx', program: { kind: 'tone', hz: 440 } });
+  bot = new SpeakerBot({ spaceUrl: stageUrl(server.url, created.space.id, await created.speakerPass('dtx')), name: 'dtx', program: { kind: 'tone', hz: 440 } });
   await bot.start();
   await bot.connected();
-  const space = server.tribune.spaces.get(created.space.id);
+  const space = await stageOf(created.space.id);
   const member = space.memberViews()[0];
   assert.ok(member);
   const { local, remote } = space.router.peer(member.id)?.descriptions() ?? {};
@@ -56,7 +65,7 @@ test('Opus in-band FEC and DTX are negotiated both ways and DTX stops packets in
 
 /** Packets per member the router accepted in `ms`. */
 async function packetsByMember(spaceId: string, ms: number): Promise<Map<string, number>> {
-  const router = server.tribune.spaces.get(spaceId).router;
+  const router = (await stageOf(spaceId)).router;
   const counts = new Map<string, number>();
   const count = (memberId: string): void => void counts.set(memberId, (counts.get(memberId) ?? 0) + 1);
   router.on('audio', count);
@@ -68,12 +77,14 @@ async function packetsByMember(spaceId: string, ms: number): Promise<Map<string,
 test('regression: DTX stays on for members already on stage when someone joins (werift rebuilt offers without usedtx)', async () => {
   const created = await server.createSpace('DTX after renegotiation');
   for (const name of ['first', 'second', 'third']) {
-    const member = new SpeakerBot({ spaceUrl: created.stageUrl, name, program: { kind: 'silence' } });
+    // Each member its own account: an account is on a stage once.
+    const spaceUrl = stageUrl(server.url, created.space.id, await created.speakerPass(name));
+    const member = new SpeakerBot({ spaceUrl, name, program: { kind: 'silence' } });
     others.push(member);
     await member.start();
     await member.connected();
   }
-  const space = server.tribune.spaces.get(created.space.id);
+  const space = await stageOf(created.space.id);
   // Each join renegotiated the members before it; every offer they got must keep DTX.
   for (const member of space.memberViews()) {
     assert.match(space.router.peer(member.id)?.descriptions().local ?? '', /usedtx=1/, `${member.name}'s latest offer keeps usedtx=1`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SpeakerBot } from '../../src/tools/speaker-bot.js';
 import { AudioRecorder } from '../helpers/audio-recorder.js';
+import { stageUrl } from '../helpers/raw-stage-client.js';
 import { sleep, startTribune, waitFor, type RunningTribune } from '../helpers/tribune.js';
 
 const TONES = [440, 660, 880];
@@ -19,9 +20,11 @@ after(async () => {
 test('three stage members each hear exactly the other two tones and not their own', async () => {
   const created = await server.createSpace('Three tones');
   const recorders = TONES.map(() => new AudioRecorder());
-  TONES.forEach((hz, i) => {
-    bots.push(new SpeakerBot({ spaceUrl: created.stageUrl, name: `tone ${hz}`, program: { kind: 'tone', hz }, onAudio: recorders[i]!.onAudio }));
-  });
+  // Three accepted speakers, each its own account with its own stage pass.
+  for (const [i, hz] of TONES.entries()) {
+    const spaceUrl = stageUrl(server.url, created.space.id, await created.speakerPass(`tone ${hz}`));
+    bots.push(new SpeakerBot({ spaceUrl, name: `tone ${hz}`, program: { kind: 'tone', hz }, onAudio: recorders[i]!.onAudio }));
+  }
   for (const bot of bots) await bot.start();
   await Promise.all(bots.map((bot) => bot.connected()));
   await waitFor(() => recorders.every((r) => r.tonesHeard(TONES).length >= 2), 15_000, 'every member to hear two tones');

@@ -16,11 +16,11 @@ import { llHlsViolations, parseAttributes, readMediaPlaylist } from '../helpers/
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
-const SPEAKING: StageState = { members: [{ id: 'a', name: 'Ada', role: 'host', muted: false }], speaking: ['a'] };
-const MUTED: StageState = { members: [{ id: 'a', name: 'Ada', role: 'host', muted: true }], speaking: [] };
+const SPEAKING: StageState = { members: [{ id: 'a', accountId: 'adaada234567', username: 'ada', name: 'Ada', role: 'host', muted: false }], speaking: ['a'] };
+const MUTED: StageState = { members: [{ id: 'a', accountId: 'adaada234567', username: 'ada', name: 'Ada', role: 'host', muted: true }], speaking: [] };
 /** base64 of the JSON of SPEAKING and MUTED, worked out once by hand (node -e) and pasted. */
-const SPEAKING_B64 = 'eyJtZW1iZXJzIjpbeyJpZCI6ImEiLCJuYW1lIjoiQWRhIiwicm9sZSI6Imhvc3QiLCJtdXRlZCI6ZmFsc2V9XSwic3BlYWtpbmciOlsiYSJdfQ==';
-const MUTED_B64 = 'eyJtZW1iZXJzIjpbeyJpZCI6ImEiLCJuYW1lIjoiQWRhIiwicm9sZSI6Imhvc3QiLCJtdXRlZCI6dHJ1ZX1dLCJzcGVha2luZyI6W119';
+const SPEAKING_B64 = 'eyJtZW1iZXJzIjpbeyJpZCI6ImEiLCJhY2NvdW50SWQiOiJhZGFhZGEyMzQ1NjciLCJ1c2VybmFtZSI6ImFkYSIsIm5hbWUiOiJBZGEiLCJyb2xlIjoiaG9zdCIsIm11dGVkIjpmYWxzZX1dLCJzcGVha2luZyI6WyJhIl19';
+const MUTED_B64 = 'eyJtZW1iZXJzIjpbeyJpZCI6ImEiLCJhY2NvdW50SWQiOiJhZGFhZGEyMzQ1NjciLCJ1c2VybmFtZSI6ImFkYSIsIm5hbWUiOiJBZGEiLCJyb2xlIjoiaG9zdCIsIm11dGVkIjp0cnVlfV0sInNwZWFraW5nIjpbXX0=';
 
 /** A playlist written flush left in a template literal, without its leading newline. */
 const playlist = (text: string): string => text.replace(/^\n/, '');

@@ -8,6 +8,8 @@ import { TribuneError, type ErrorCode } from '../../src/wire/errors.js';
 const SECRET = randomBytes(32);
 const SPACE = 'abcdefgh23';
 const OTHER_SPACE = 'zyxwvuts98';
+const ACCOUNT = 'abcdefghjk23';
+const OTHER_ACCOUNT = 'zyxwvutsrq98';
 
 /** Asserts that `promise` rejects with a TribuneError carrying `code`. */
 async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -18,14 +20,18 @@ async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode): Prom
   });
 }
 
-/** Signs a token the way StageTokens does, with every claim overridable. */
-function craft(claims: { role?: unknown; sub?: string; iss?: string; iatSeconds?: number; expSeconds?: number | null }, secret: Uint8Array = SECRET): Promise<string> {
+/** Signs a pass the way StageTokens does, with every claim overridable. */
+function craft(
+  claims: { acc?: unknown; sub?: string; iss?: string; aud?: string | null; iatSeconds?: number; expSeconds?: number | null },
+  secret: Uint8Array = SECRET,
+): Promise<string> {
   const nowSeconds = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT({ role: 'role' in claims ? claims.role : 'speaker' })
+  const jwt = new SignJWT({ acc: 'acc' in claims ? claims.acc : ACCOUNT })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuer(claims.iss ?? 'tribune')
     .setSubject(claims.sub ?? SPACE)
     .setIssuedAt(claims.iatSeconds ?? nowSeconds);
+  if (claims.aud !== null) jwt.setAudience(claims.aud ?? 'stage');
   if (claims.expSeconds !== null) jwt.setExpirationTime(claims.expSeconds ?? nowSeconds + 3600);
   return jwt.sign(secret);
 }
@@ -38,65 +44,78 @@ function withPayload(token: string, edit: (payload: Record<string, unknown>) => 
   return [header, Buffer.from(JSON.stringify(decoded)).toString('base64url'), signature].join('.');
 }
 
-test('a speaker token issued for a Space verifies for that Space with the speaker role', async () => {
+test('a pass issued for a Space and an account verifies for that Space with that account', async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
-  assert.deepEqual(await tokens.verify(token, SPACE), { spaceId: SPACE, role: 'speaker' });
+  const token = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
+  assert.deepEqual(await tokens.verify(token, SPACE), { spaceId: SPACE, accountId: ACCOUNT });
 });
 
-test('a host token issued for a Space verifies with the host role', async () => {
+test('passes of two accounts for the same Space each verify with their own account', async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  const token = await tokens.issue({ spaceId: SPACE, role: 'host' });
-  assert.deepEqual(await tokens.verify(token, SPACE), { spaceId: SPACE, role: 'host' });
+  const mine = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
+  const theirs = await tokens.issue({ spaceId: SPACE, accountId: OTHER_ACCOUNT });
+  assert.equal((await tokens.verify(mine, SPACE)).accountId, ACCOUNT);
+  assert.equal((await tokens.verify(theirs, SPACE)).accountId, OTHER_ACCOUNT);
 });
 
-test('a token verifies with a second StageTokens built from the same secret', async () => {
-  const token = await new StageTokens(SECRET, 3600).issue({ spaceId: SPACE, role: 'speaker' });
-  assert.equal((await new StageTokens(Uint8Array.from(SECRET), 60).verify(token, SPACE)).role, 'speaker');
+test('a pass verifies with a second StageTokens built from the same secret', async () => {
+  const token = await new StageTokens(SECRET, 3600).issue({ spaceId: SPACE, accountId: ACCOUNT });
+  assert.equal((await new StageTokens(Uint8Array.from(SECRET), 60).verify(token, SPACE)).accountId, ACCOUNT);
 });
 
-test('an issued token carries the issuer, the Space as subject and an expiry ttl seconds after issue', async () => {
-  const token = await new StageTokens(SECRET, 120).issue({ spaceId: SPACE, role: 'speaker' });
+test('an issued pass carries the issuer, the stage audience, the Space as subject, the account, no role and an expiry ttl seconds after issue', async () => {
+  const token = await new StageTokens(SECRET, 120).issue({ spaceId: SPACE, accountId: ACCOUNT });
   const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
   assert.equal(payload.iss, 'tribune');
+  assert.equal(payload.aud, 'stage');
   assert.equal(payload.sub, SPACE);
-  assert.equal(payload.role, 'speaker');
+  assert.equal(payload.acc, ACCOUNT);
+  assert.equal(payload.role, undefined, 'the role is read from the Space, never from the pass');
   assert.equal(Number(payload.exp) - Number(payload.iat), 120);
 });
 
-test('a token for another Space is refused with TOKEN_WRONG_SPACE', async () => {
+test('a pass for another Space is refused with TOKEN_WRONG_SPACE', async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  const token = await tokens.issue({ spaceId: OTHER_SPACE, role: 'host' });
+  const token = await tokens.issue({ spaceId: OTHER_SPACE, accountId: ACCOUNT });
   await rejectsWithCode(tokens.verify(token, SPACE), 'TOKEN_WRONG_SPACE');
 });
 
-test('a missing or empty token is refused with TOKEN_MISSING', async () => {
+test('a missing or empty pass is refused with TOKEN_MISSING', async () => {
   const tokens = new StageTokens(SECRET, 3600);
   await rejectsWithCode(tokens.verify(undefined, SPACE), 'TOKEN_MISSING');
   await rejectsWithCode(tokens.verify('', SPACE), 'TOKEN_MISSING');
 });
 
-test('a token whose payload was edited to another Space is refused with TOKEN_INVALID', async () => {
+test('a pass whose payload was edited to another Space is refused with TOKEN_INVALID', async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  const token = await tokens.issue({ spaceId: OTHER_SPACE, role: 'speaker' });
+  const token = await tokens.issue({ spaceId: OTHER_SPACE, accountId: ACCOUNT });
   const forged = withPayload(token, (payload) => {
     payload.sub = SPACE;
   });
   await rejectsWithCode(tokens.verify(forged, SPACE), 'TOKEN_INVALID');
 });
 
-test('a speaker token whose payload was edited to the host role is refused with TOKEN_INVALID', async () => {
+test("a pass whose payload was edited to another account (say, the host's) is refused with TOKEN_INVALID", async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  const token = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
+  const forged = withPayload(token, (payload) => {
+    payload.acc = OTHER_ACCOUNT;
+  });
+  await rejectsWithCode(tokens.verify(forged, SPACE), 'TOKEN_INVALID');
+});
+
+test('a pass with a role claim added to its payload is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
   const forged = withPayload(token, (payload) => {
     payload.role = 'host';
   });
   await rejectsWithCode(tokens.verify(forged, SPACE), 'TOKEN_INVALID');
 });
 
-test('a token with a tampered signature is refused with TOKEN_INVALID', async () => {
+test('a pass with a tampered signature is refused with TOKEN_INVALID', async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  const token = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
   const [header, payload, signature = ''] = token.split('.');
   // The first character of the signature carries six real bits; the last
   // one has padding bits a decoder may ignore, so it is not a safe flip.
@@ -105,50 +124,64 @@ test('a token with a tampered signature is refused with TOKEN_INVALID', async ()
   await rejectsWithCode(tokens.verify([header, payload, ''].join('.'), SPACE), 'TOKEN_INVALID');
 });
 
-test('a token signed with another secret is refused with TOKEN_INVALID', async () => {
-  const token = await new StageTokens(randomBytes(32), 3600).issue({ spaceId: SPACE, role: 'host' });
+test('a pass signed with another secret is refused with TOKEN_INVALID', async () => {
+  const token = await new StageTokens(randomBytes(32), 3600).issue({ spaceId: SPACE, accountId: ACCOUNT });
   await rejectsWithCode(new StageTokens(SECRET, 3600).verify(token, SPACE), 'TOKEN_INVALID');
 });
 
-test('an expired token is refused with TOKEN_INVALID', async () => {
+test('an expired pass is refused with TOKEN_INVALID', async () => {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const expired = await craft({ iatSeconds: nowSeconds - 120, expSeconds: nowSeconds - 60 });
   await rejectsWithCode(new StageTokens(SECRET, 3600).verify(expired, SPACE), 'TOKEN_INVALID');
 });
 
-test('a token issued with a ttl of 1 s is refused with TOKEN_INVALID once the second is over', async () => {
+test('a pass without an expiry is refused with TOKEN_INVALID', async () => {
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify(await craft({ expSeconds: null }), SPACE), 'TOKEN_INVALID');
+});
+
+test('a pass issued with a ttl of 1 s is refused with TOKEN_INVALID once the second is over', async () => {
   const tokens = new StageTokens(SECRET, 1);
-  const token = await tokens.issue({ spaceId: SPACE, role: 'speaker' });
+  const token = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
   // iat is the issue time floored to the second and exp = iat + 1; jose
   // refuses exp <= now (floored), so anything past one second is expired.
   await new Promise((resolve) => setTimeout(resolve, 1100));
   await rejectsWithCode(tokens.verify(token, SPACE), 'TOKEN_INVALID');
 });
 
-test('a token from another issuer is refused with TOKEN_INVALID', async () => {
+test('a correctly crafted pass verifies (the crafting below matches issue)', async () => {
+  assert.deepEqual(await new StageTokens(SECRET, 3600).verify(await craft({}), SPACE), { spaceId: SPACE, accountId: ACCOUNT });
+});
+
+test('a pass from another issuer is refused with TOKEN_INVALID', async () => {
   await rejectsWithCode(new StageTokens(SECRET, 3600).verify(await craft({ iss: 'elsewhere' }), SPACE), 'TOKEN_INVALID');
 });
 
-test('a correctly signed token with an unknown role is refused with TOKEN_INVALID', async () => {
+test('a token signed with the same secret for another audience, or none, is refused with TOKEN_INVALID', async () => {
   const tokens = new StageTokens(SECRET, 3600);
-  for (const role of ['admin', '', 1, null]) {
-    await rejectsWithCode(tokens.verify(await craft({ role }), SPACE), 'TOKEN_INVALID');
-  }
-  await rejectsWithCode(tokens.verify(await craft({ role: undefined }), SPACE), 'TOKEN_INVALID');
+  await rejectsWithCode(tokens.verify(await craft({ aud: 'session' }), SPACE), 'TOKEN_INVALID');
+  await rejectsWithCode(tokens.verify(await craft({ aud: null }), SPACE), 'TOKEN_INVALID');
 });
 
-test('an unsigned token (alg none) is refused with TOKEN_INVALID', async () => {
-  const unsigned = new UnsecuredJWT({ role: 'host' }).setIssuer('tribune').setSubject(SPACE).setIssuedAt().setExpirationTime('1h').encode();
+test('a correctly signed pass without a well-formed account claim is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  for (const acc of ['', 'admin', 'ABCDEFGHJK23', 'abcdefghjk2', 'abcdefghjk231', 1, null, ['abcdefghjk23'], { id: ACCOUNT }]) {
+    await rejectsWithCode(tokens.verify(await craft({ acc }), SPACE), 'TOKEN_INVALID');
+  }
+  await rejectsWithCode(tokens.verify(await craft({ acc: undefined }), SPACE), 'TOKEN_INVALID');
+});
+
+test('an unsigned pass (alg none) is refused with TOKEN_INVALID', async () => {
+  const unsigned = new UnsecuredJWT({ acc: ACCOUNT }).setIssuer('tribune').setAudience('stage').setSubject(SPACE).setIssuedAt().setExpirationTime('1h').encode();
   await rejectsWithCode(new StageTokens(SECRET, 3600).verify(unsigned, SPACE), 'TOKEN_INVALID');
 });
 
-test('a token that is not a JWT at all is refused with TOKEN_INVALID', async () => {
+test('a pass that is not a JWT at all is refused with TOKEN_INVALID', async () => {
   const tokens = new StageTokens(SECRET, 3600);
   for (const garbage of ['x', 'a.b.c', 'not a token', '...']) {
     await rejectsWithCode(tokens.verify(garbage, SPACE), 'TOKEN_INVALID');
   }
 });
 
-test('a token longer than 2048 characters is refused with TOKEN_INVALID before it is parsed', async () => {
+test('a pass longer than 2048 characters is refused with TOKEN_INVALID before it is parsed', async () => {
   await rejectsWithCode(new StageTokens(SECRET, 3600).verify('a'.repeat(2049), SPACE), 'TOKEN_INVALID');
 });
