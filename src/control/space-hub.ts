@@ -290,7 +290,8 @@ export class SpaceHub {
       this.requireLive();
       if (this.blocks.has(account.id)) throw new TribuneError('BLOCKED');
       if (this.roles.has(account.id)) throw new TribuneError('ALREADY_ON_STAGE');
-      if (this.requests.has(account.id)) return;
+      // Asked already, or invited (accepting the invitation is the way up).
+      if (this.requests.has(account.id) || this.invites.has(account.id)) return;
       if (this.requests.size >= this.deps.config.maxQueuedRequests) throw new TribuneError('SPEAKER_LIMIT', 'the queue of requests is full');
       this.people.set(account.id, account);
       this.requests.set(account.id, Date.now());
@@ -321,9 +322,11 @@ export class SpaceHub {
       this.requireLive();
       if (!this.requests.has(accountId)) throw new TribuneError('REQUEST_NOT_FOUND');
       if (accept) {
-        const refusal = checkSeat(this.counts(), this.deps.config, false);
+        // An open invitation already holds this person's seat.
+        const refusal = checkSeat(this.counts(), this.deps.config, this.invites.has(accountId));
         if (refusal) throw new TribuneError(refusal);
         await this.grant(accountId, 'speaker');
+        this.invites.delete(accountId);
       }
       this.requests.delete(accountId);
       this.requestsChanged();
@@ -349,7 +352,8 @@ export class SpaceHub {
   answerInvite(account: StoredAccount, accept: boolean): Promise<void> {
     return this.exclusive(async () => {
       if (!this.invites.has(account.id)) throw new TribuneError('INVITE_NOT_FOUND');
-      if (accept) {
+      // Someone already on stage (accepted by another way meanwhile) keeps their role.
+      if (accept && !this.roles.has(account.id)) {
         this.requireLive();
         if (this.blocks.has(account.id)) throw new TribuneError('BLOCKED');
         await this.grant(account.id, 'speaker');

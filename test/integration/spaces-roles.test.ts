@@ -222,6 +222,33 @@ describe('limits', () => {
       await small.close();
     }
   });
+
+  test('someone both invited and asking holds one seat: accepting either way seats them once, and a stale invitation cannot demote', async () => {
+    const small = await startTribune({ maxSpeakers: 2 });
+    try {
+      const space = await small.createSpace('Invited and asking');
+      const id = space.space.id;
+      const x = await small.account();
+      assertOk(await space.host.call('POST', `/api/spaces/${id}/invites`, { accountId: x.id }));
+      assertOk(await x.call('POST', `/api/spaces/${id}/requests`, {}));
+      // The host accepts whichever they see first: here the request.
+      const asked = await space.host.call<{ requests: { account: { id: string } }[] }>('GET', `/api/spaces/${id}/requests`);
+      if (asked.body.requests.some((r) => r.account.id === x.id)) assertOk(await space.host.call('POST', `/api/spaces/${id}/requests/${x.id}/accept`, {}));
+      else assertOk(await x.call('POST', `/api/spaces/${id}/invites/me/accept`, {}));
+      const seated = await feedUntil(small.url, id, (f) => f.stage.some((s) => s.accountId === x.id), 'x seated');
+      assert.deepEqual(seated.invited, [], 'no invitation left once seated');
+      // The other seat is still free for someone else.
+      const y = await small.account();
+      assertOk(await y.call('POST', `/api/spaces/${id}/requests`, {}));
+      assertOk(await space.host.call('POST', `/api/spaces/${id}/requests/${y.id}/accept`, {}));
+      // A co-host is never demoted by an old invitation.
+      assertOk(await space.host.call('PUT', `/api/spaces/${id}/roles/${x.id}`, { role: 'cohost' }));
+      assertError(await x.call('POST', `/api/spaces/${id}/invites/me/accept`, {}), 404, 'INVITE_NOT_FOUND');
+      assert.equal((await x.call<{ role: string }>('GET', `/api/spaces/${id}/me`)).body.role, 'cohost');
+    } finally {
+      await small.close();
+    }
+  });
 });
 
 describe('stepping down, leaving and ending', () => {
