@@ -117,6 +117,48 @@ describe('presence', () => {
     assert.deepEqual(hub.listenerCount(), { count: 200, peak: 300 });
   });
 
+  test('5,000 simulated listeners: the count is exact within 2 % as some leave, some go silent and the rest keep beating', async () => {
+    // Presence time compressed (70 s window -> 12 s) so the test takes seconds; 12 s
+    // leaves room for the first 5,000 beacons to land within one window on a busy machine.
+    const windowMs = 12_000;
+    const crowd = await startTribune({ presenceWindowMs: windowMs });
+    try {
+      const space = await crowd.createSpace('Five thousand');
+      const id = space.space.id;
+      const send = async (ids: number[], leaving = false): Promise<void> => {
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          while (next < ids.length) {
+            const i = ids[next++]!;
+            const answer = await httpCall(crowd.url, 'POST', `/api/spaces/${id}/presence`, { body: leaving ? { listener: listenerId(i), leaving } : { listener: listenerId(i) } });
+            assert.equal(answer.status, 204);
+          }
+        };
+        await Promise.all(Array.from({ length: 64 }, worker));
+      };
+      const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => from + k);
+      const silent = range(0, 1000); // close the tab without a word: must age out
+      const leaving = range(1000, 1300); // say goodbye: stop counting at once
+      const staying = range(1300, 5000); // beat again half a window later
+      await send(range(0, 5000));
+      const full = await feedUntil(crowd.url, id, (f) => f.listeners.count >= 4900, 'the crowd counted', 30_000);
+      assert.ok(Math.abs(full.listeners.count - 5000) <= 100, `counted ${full.listeners.count} of 5,000`);
+      const wentQuiet = Date.now();
+      await send(leaving, true);
+      await new Promise((resolve) => setTimeout(resolve, windowMs / 2 - (Date.now() - wentQuiet)));
+      await send(staying);
+      // The silent thousand leave the count one window after their last beacon.
+      const settled = await feedUntil(crowd.url, id, (f) => f.listeners.count <= 4000, 'the silent listeners aged out', 30_000);
+      const expected = staying.length;
+      const errorPct = (Math.abs(settled.listeners.count - expected) / expected) * 100;
+      assert.ok(errorPct <= 2, `count ${settled.listeners.count}, expected ${expected} (error ${errorPct.toFixed(2)} %)`);
+      assert.equal(settled.listeners.peak, full.listeners.peak);
+      assert.ok(full.listeners.peak >= 4900);
+    } finally {
+      await crowd.close();
+    }
+  });
+
   test('beacons need no account and are validated: bad ids, unknown fields and wrong types are 400; unknown Spaces 404', async () => {
     const space = await server.createSpace('Beacon input');
     const id = space.space.id;
