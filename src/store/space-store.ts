@@ -1,4 +1,5 @@
 /** Spaces, their schedules, stage roles and blocks in SQL: what a restart must not lose. */
+import type { Selectable } from 'kysely';
 import type { Store } from './database.js';
 import type { SpacesTable, StoredRole, StoredSpaceState } from './store-types.js';
 
@@ -168,17 +169,7 @@ export class SpaceStore {
   }
 }
 
-function toSpace(row: {
-  id: string;
-  title: string;
-  description: string;
-  state: StoredSpaceState;
-  host_account_id: string | null;
-  created_at_ms: number;
-  starts_at_ms: number | null;
-  started_at_ms: number | null;
-  ended_at_ms: number | null;
-}): StoredSpace {
+function toSpace(row: Selectable<SpacesTable>): StoredSpace {
   const ms = (v: number | null): number | null => (v === null ? null : Number(v));
   return {
     id: row.id,
