@@ -103,7 +103,7 @@ export const api = {
   requests: (id: string) => call<{ requests: QueuedRequest[] }>('GET', `${space(id)}/requests`),
   answerRequest: (id: string, accountId: string, accept: boolean) =>
     call<{ ok: true }>('POST', `${space(id)}/requests/${account(accountId)}/${accept ? 'accept' : 'decline'}`),
-  invite: (id: string, accountId: string) => call<{ ok: true }>('POST', `${space(id)}/invites`, { accountId }),
+  invite: (id: string, who: { accountId: string } | { username: string }) => call<{ ok: true }>('POST', `${space(id)}/invites`, who),
   answerInvite: (id: string, accept: boolean) => call<{ ok: true }>('POST', `${space(id)}/invites/me/${accept ? 'accept' : 'decline'}`),
   setRole: (id: string, accountId: string, role: StageRoleName) => call<{ ok: true }>('PUT', `${space(id)}/roles/${account(accountId)}`, { role }),
   mute: (id: string, accountId: string) => call<{ ok: true }>('POST', `${space(id)}/members/${account(accountId)}/mute`),

@@ -1,22 +1,35 @@
+/**
+ * The listener's page over LL-HLS, with no account: a speaker tool (a real
+ * WebRTC peer in Node) plays a tone as the host, and the page plays the mix,
+ * shows who talks in step with it, comes back by itself after a network
+ * blip, and shows the end.
+ */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, screenshot, writeToneWav } from '../helpers/browser.js';
+import { SpeakerBot } from '../../src/tools/speaker-bot.js';
+import { launchChromium, screenshot } from '../helpers/browser.js';
 import { tonesFromMediaElement } from '../helpers/media-element-tones.js';
-import { startTribune, type RunningTribune } from '../helpers/tribune.js';
+import { stageUrl } from '../helpers/raw-stage-client.js';
+import { startTribune, type RunningTribune, type TestSpace } from '../helpers/tribune.js';
+import { assertButtonsNamed, assertFitsViewport, openPage, waitForMode } from '../helpers/web-flows.js';
 
 const HOST_HZ = 523;
 let server: RunningTribune;
-let hostBrowser: Browser;
 let listenerBrowser: Browser;
+let bot: SpeakerBot | undefined;
+let space: TestSpace;
 
 before(async () => {
-  server = await startTribune();
-  hostBrowser = await launchChromium(writeToneWav(HOST_HZ));
+  server = await startTribune({ secureCookies: true });
+  space = await server.createSpace('Listener test', await server.account(undefined, 'Hosta'));
+  bot = new SpeakerBot({ spaceUrl: stageUrl(server.url, space.space.id, space.hostToken), name: 'Hosta', program: { kind: 'tone', hz: HOST_HZ } });
+  await bot.start();
+  await bot.connected(15_000);
   listenerBrowser = await launchChromium();
 });
 after(async () => {
-  await hostBrowser?.close();
+  bot?.stop();
   await listenerBrowser?.close();
   await server?.close();
 });
@@ -28,45 +41,45 @@ async function elementHasTone(page: Page, hz: number, listenMs = 1500): Promise<
   return { found: report.blocks > 0 && hits >= report.blocks / 2, power: hits / Math.max(1, report.blocks) };
 }
 
-test('a listener page plays the host over LL-HLS, hears the tone and sees who is talking', async () => {
-  const host = await hostBrowser.newPage();
-  await host.goto(server.url);
-  await host.fill('#title', 'Listener test');
-  await host.click('#open-space');
-  await host.waitForURL(/\/s\/[a-z2-9]{10}\?t=/);
-  await host.fill('#name', 'Hosta');
-  await host.click('#join');
-  await host.waitForSelector('text=Audio connected');
-  const listenLink = await host.inputValue('#listen-link');
-  assert.match(listenLink, /\/s\/[a-z2-9]{10}$/);
+test('a listener page plays the host over LL-HLS, sees who talks, survives a network blip and sees the end', async () => {
+  const { page, errors, close } = await openPage(listenerBrowser, { width: 360, height: 740 });
+  try {
+    const loadedAt = Date.now();
+    await page.goto(`${server.url}/s/${space.space.id}`);
+    await waitForMode(page, 'listener');
+    await page.waitForSelector('#listen-status >> text=Listening live', { timeout: 20_000 });
+    const firstAudioMs = Date.now() - loadedAt;
+    let result = { found: false, power: 0 };
+    for (let attempt = 0; attempt < 8 && !result.found; attempt++) result = await elementHasTone(page, HOST_HZ);
+    assert.ok(result.found, `the listener hears the host's ${HOST_HZ} Hz tone (best power ${result.power})`);
+    const silent = await elementHasTone(page, 800);
+    assert.ok(!silent.found, 'and not a tone nobody plays');
+    await page.waitForSelector(`#stage .member.talking[data-account="${space.host.id}"] >> text=Hosta`, { timeout: 10_000 });
+    await page.waitForSelector('#signin-to-take-part');
+    const latency = await page.evaluate(() => (window as unknown as { tribune: { player: { latencyS: number } } }).tribune.player.latencyS);
+    assert.ok(latency > 0 && latency < 6, `the player is near the live edge (${latency.toFixed(2)} s behind)`);
+    console.log(`# listener: first audio ${firstAudioMs} ms after navigation, ${latency.toFixed(2)} s behind the live edge`);
+    await page.waitForSelector('#listener-count >> text=/^1 listening/', { timeout: 20_000 });
+    await assertFitsViewport(page, 'anonymous listener at 360×740');
+    await assertButtonsNamed(page, 'anonymous listener');
+    await screenshot(page, '30-listener-anonymous-phone');
 
-  const listener = await listenerBrowser.newPage();
-  const loadedAt = Date.now();
-  await listener.goto(listenLink);
-  await listener.waitForSelector('text=Listening live', { timeout: 20_000 });
-  const firstAudioMs = Date.now() - loadedAt;
-  let result = { found: false, power: 0 };
-  for (let attempt = 0; attempt < 8 && !result.found; attempt++) result = await elementHasTone(listener, HOST_HZ);
-  assert.ok(result.found, `the listener hears the host's ${HOST_HZ} Hz tone (best power ${result.power})`);
-  const silent = await elementHasTone(listener, 800);
-  assert.ok(!silent.found, 'and not a tone nobody plays');
-  await listener.waitForSelector('.member.talking >> text=Hosta', { timeout: 10_000 });
-  const latency = await listener.evaluate(() => (window as unknown as { tribune: { player: { latencyS: number } } }).tribune.player.latencyS);
-  assert.ok(latency > 0 && latency < 6, `the player is near the live edge (${latency.toFixed(2)} s behind)`);
-  console.log(`# listener: first audio ${firstAudioMs} ms after navigation, ${latency.toFixed(2)} s behind the live edge`);
-  await screenshot(listener, '10-listener');
+    // A network blip: every stream request fails for 4 s, then the network is back.
+    await page.route('**/hls/**', (route) => route.abort('connectionreset'));
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await page.unroute('**/hls/**');
+    let recovered = { found: false, power: 0 };
+    for (let attempt = 0; attempt < 15 && !recovered.found; attempt++) recovered = await elementHasTone(page, HOST_HZ);
+    assert.ok(recovered.found, 'after the blip the listener hears the host again without a reload');
+    await page.waitForSelector('#listen-status >> text=Listening live', { timeout: 20_000 });
 
-  // A network blip: every stream request fails for 4 s, then the network is back.
-  await listener.route('**/hls/**', (route) => route.abort('connectionreset'));
-  await new Promise((resolve) => setTimeout(resolve, 4000));
-  await listener.unroute('**/hls/**');
-  let recovered = { found: false, power: 0 };
-  for (let attempt = 0; attempt < 15 && !recovered.found; attempt++) recovered = await elementHasTone(listener, HOST_HZ);
-  assert.ok(recovered.found, 'after the blip the listener hears the host again without a reload');
-  await listener.waitForSelector('text=Listening live', { timeout: 20_000 });
-
-  host.once('dialog', (dialog) => void dialog.accept());
-  await host.click('#end');
-  await listener.waitForSelector('text=This Space has ended.', { timeout: 20_000 });
-  await screenshot(listener, '11-listener-ended');
+    const ended = await space.host.bot('POST', `/api/spaces/${space.space.id}/end`, {});
+    assert.equal(ended.status, 200);
+    await page.waitForSelector('#ended >> text=This Space has ended.', { timeout: 25_000 });
+    assert.equal(await page.$('#listener-audio'), null, 'the player is gone once the Space ended');
+    await screenshot(page, '31-listener-ended');
+    assert.deepEqual(errors.filter((e) => !/Failed to load resource|ERR_CONNECTION_RESET/.test(e)), [], 'no page errors');
+  } finally {
+    await close();
+  }
 });

@@ -123,7 +123,7 @@ function myCard(space: SpaceView, refresh: () => Promise<void>): HTMLLIElement {
     edit.setAttribute('aria-expanded', String(!editor.hidden));
     if (!editor.hidden) editor.querySelector('input')?.focus();
   }, { class: 'secondary small', 'aria-expanded': 'false', 'aria-label': `Edit ${space.title}` });
-  const cancel = button('Cancel Space', () => {
+  const cancel = button('Cancel', () => {
     if (!confirm(`Cancel “${space.title}”? People who asked for a reminder will not be told it started.`)) return;
     void runAction(cancel, status, async () => {
       await api.cancelSpace(space.id);

@@ -176,7 +176,8 @@ class SpacePage implements SpaceContext {
     this.slot.replaceChildren(view.element);
     // The audience counts those in the lobby and those listening; the stage is not audience.
     if ((mode === 'lobby' || mode === 'listener' || mode === 'starting') && this.seat() !== 'host') this.presence.start();
-    else this.presence.stop();
+    // Once the Space is over the server refuses beacons; there is nobody to tell.
+    else this.presence.stop(mode !== 'ended');
   }
 
   /** At start, each waiting page waits a random time below the spread, so the start is not one wave. */
@@ -243,6 +244,7 @@ class SpacePage implements SpaceContext {
     }
     this.stayDown = true;
     this.showListener();
-    this.announce(EXIT_MESSAGES[reason] ?? `You were disconnected from the stage (${reason || code}).`);
+    this.announce(EXIT_MESSAGES[reason] ?? 'You were disconnected from the stage. Join again when you are ready.');
+    console.info(`stage connection closed: ${code} ${reason}`);
   }
 }

@@ -1,8 +1,9 @@
 /** A share link people can copy: the address as a link and a Copy button. */
 import { h } from './dom.js';
 
-export function copyLinkButton(url: string, label: string): HTMLButtonElement {
-  const copy = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Copy ${label}`, 'data-copy': url }, 'Copy link');
+/** `what` completes the button's name: "Copy link to <what>". */
+export function copyLinkButton(url: string, what: string): HTMLButtonElement {
+  const copy = h('button', { type: 'button', class: 'secondary small', 'aria-label': `Copy link to ${what}`, 'data-copy': url }, 'Copy link');
   copy.addEventListener('click', () => {
     const done = (text: string): void => {
       copy.textContent = text;

@@ -12,7 +12,8 @@ const NOTIFICATION_POLL_MS = 60_000;
 
 export function renderSiteHeader(header: HTMLElement, notices: HTMLElement): void {
   const account = signedInAccount();
-  const brand = h('a', { href: '/', class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'Tribune');
+  header.classList.toggle('signed-in', account !== null);
+  const brand = h('a', { href: '/', class: 'brand', 'aria-label': 'Tribune home' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), h('span', { class: 'brand-word' }, 'Tribune'));
   if (!account) {
     const onSignIn = location.pathname === '/signin';
     mount(

@@ -23,8 +23,8 @@ export function spaceCard(space: SpaceView, ...actions: Child[]): HTMLLIElement 
     h(
       'div',
       { class: 'row card-actions' },
-      copyLinkButton(space.links.page, `the link to ${space.title}`),
-      h('a', { href: space.links.calendar, download: `${space.id}.ics`, class: 'button-link secondary small', 'aria-label': `Add ${space.title} to your calendar (.ics)` }, 'Calendar (.ics)'),
+      copyLinkButton(space.links.page, space.title),
+      h('a', { href: space.links.calendar, download: `${space.id}.ics`, class: 'button-link secondary small', 'aria-label': `Calendar (.ics) for ${space.title}` }, 'Calendar (.ics)'),
       ...actions,
     ),
   );

@@ -51,15 +51,21 @@ export class ListenerView implements ModeView {
       this.playerState = state;
       this.renderStage();
     });
+    // Autoplay with sound needs a gesture in most browsers; until then the stream only buffers.
+    let needsGesture = false;
     this.player.on('status', (value) => {
-      status.textContent = STATUS_TEXT[value];
+      if (value === 'playing') {
+        needsGesture = false;
+        playButton.hidden = true;
+      }
+      status.textContent = needsGesture && (value === 'connecting' || value === 'reconnecting') ? 'Press Play to listen.' : STATUS_TEXT[value];
       if (value === 'ended') this.audio.pause();
     });
     const play = (): void => {
       void this.player.play().then((playing) => {
         if (this.destroyed) return;
+        needsGesture = !playing;
         playButton.hidden = playing;
-        // Autoplay with sound needs a gesture in most browsers.
         if (!playing) status.textContent = 'Press Play to listen.';
       });
     };
@@ -146,12 +152,15 @@ export class ListenerView implements ModeView {
     }
     if (place.requested) {
       this.setActions('requested', () => [
-        h('p', { role: 'status' }, 'You asked to speak. The host will see your request.'),
+        h('p', {}, 'You asked to speak. The host sees your request in their queue.'),
         h('div', { class: 'row' }, button('Cancel request', (event) => void this.withdraw(event), { class: 'secondary', id: 'cancel-request' })),
       ]);
       return;
     }
-    this.setActions('listener', () => [h('div', { class: 'row' }, button('✋ Request to speak', (event) => void this.request(event), { id: 'request-to-speak' }))]);
+    this.setActions('listener', () => [
+      h('div', { class: 'row' }, button('Request to speak', (event) => void this.request(event), { id: 'request-to-speak' })),
+      h('p', { class: 'hint' }, `The host can also invite you up by your username, @${account.username}.`),
+    ]);
   }
 
   /** Re-renders the actions only when what they show changes, so focus stays put. */

@@ -20,7 +20,8 @@ export class LobbyView implements ModeView {
 
   constructor(private readonly ctx: SpaceContext) {
     const actions = h('div', { class: 'row' });
-    if (ctx.seat() === 'host') {
+    const isHost = ctx.seat() === 'host';
+    if (isHost) {
       const start = button('Start the Space', () => {
         void runAction(start, this.status, async () => {
           await api.startSpace(ctx.spaceId);
@@ -40,7 +41,11 @@ export class LobbyView implements ModeView {
       { class: 'panel lobby', 'aria-labelledby': 'lobby-heading', id: 'lobby' },
       h('h2', { id: 'lobby-heading' }, 'Starting soon'),
       this.countdown,
-      h('p', { class: 'muted' }, 'Keep this page open: it starts playing by itself when the host starts.'),
+      h(
+        'p',
+        { class: 'muted' },
+        isHost ? 'Start whenever you are ready, early or late: everyone waiting here tunes in by themselves.' : 'Keep this page open: it starts playing by itself when the host starts.',
+      ),
       actions,
       this.status,
     );

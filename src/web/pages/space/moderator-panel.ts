@@ -145,11 +145,12 @@ export class ModeratorPanel {
       );
       if (iAmHost) {
         const to = member.role === 'cohost' ? 'speaker' : 'cohost';
-        actions.push(button(to === 'cohost' ? 'Make co-host' : 'Make speaker', act(() => api.setRole(id, member.accountId, to)), { class: 'secondary small', 'aria-label': `Make ${member.name} ${to === 'cohost' ? 'a co-host' : 'a speaker'}` }));
+        const text = to === 'cohost' ? 'Make co-host' : 'Make speaker';
+        actions.push(button(text, act(() => api.setRole(id, member.accountId, to)), { class: 'secondary small', 'aria-label': `${text}: ${member.name}` }));
       }
       if (iAmHost || member.role === 'speaker') {
         actions.push(
-          button('To audience', act(() => api.setRole(id, member.accountId, 'listener')), { class: 'secondary small', 'aria-label': `Move ${member.name} to the audience` }),
+          button('Move to audience', act(() => api.setRole(id, member.accountId, 'listener')), { class: 'secondary small', 'aria-label': `Move to audience: ${member.name}` }),
           button('Block', act(() => api.block(id, member.accountId), `Block ${member.name} from this Space? They leave the stage and cannot come back.`), { class: 'danger small', 'aria-label': `Block ${member.name}` }),
         );
       }
@@ -190,26 +191,29 @@ export class ModeratorPanel {
   }
 
   private inviteForm(): HTMLElement {
-    const accountId = h('input', { type: 'text', id: 'invite-account', pattern: '[a-z2-9]{12}', maxlength: 12, autocapitalize: 'none', spellcheck: 'false' });
-    const submit = h('button', { type: 'submit', class: 'small secondary' }, 'Invite');
+    const username = h('input', { type: 'text', id: 'invite-username', maxlength: 25, autocapitalize: 'none', spellcheck: 'false', placeholder: '@username', 'aria-describedby': 'invite-hint' });
+    const submit = h('button', { type: 'submit', class: 'small secondary', id: 'invite-submit' }, 'Invite');
     const status = h('p', { class: 'error', role: 'alert' });
     const form = h(
       'form',
       { class: 'inline-form', novalidate: true },
-      h('label', { for: 'invite-account' }, 'Account id'),
-      h('div', { class: 'row tight' }, accountId, submit),
+      h('label', { for: 'invite-username' }, 'Username'),
+      h('div', { class: 'row tight' }, username, submit),
+      h('p', { class: 'hint', id: 'invite-hint' }, 'Listeners see their username on the Space page.'),
       status,
     );
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      if (!accountId.checkValidity() || !accountId.value) {
-        status.textContent = 'An account id has 12 letters and digits.';
+      const name = username.value.trim().replace(/^@/, '');
+      if (!/^[A-Za-z0-9_]{3,24}$/.test(name)) {
+        status.textContent = 'A username has 3 to 24 letters, digits or _.';
+        username.focus();
         return;
       }
       void runAction(submit, status, async () => {
-        await api.invite(this.ctx.spaceId, accountId.value);
+        await api.invite(this.ctx.spaceId, { username: name });
         form.reset();
-        this.ctx.announce('Invitation sent.', 4000);
+        this.ctx.announce(`Invitation sent to @${name}.`, 4000);
       }, describeError);
     });
     return h('details', { class: 'invite' }, h('summary', {}, 'Invite a listener up'), form);

@@ -35,7 +35,7 @@ export class SpaceSummary {
       h('p', { class: 'meta-line' }, this.badge, this.when, this.host),
       this.description,
       this.count,
-      this.share = h('div', { class: 'row share-row' }, copyLinkButton(link, 'the share link'), h('a', { href: `/api/spaces/${spaceId}/calendar.ics`, download: `${spaceId}.ics`, class: 'button-link secondary small', id: 'ics-link' }, 'Calendar (.ics)')),
+      this.share = h('div', { class: 'row share-row' }, copyLinkButton(link, 'this Space'), h('a', { href: `/api/spaces/${spaceId}/calendar.ics`, download: `${spaceId}.ics`, class: 'button-link secondary small', id: 'ics-link', 'aria-label': 'Calendar (.ics) for this Space' }, 'Calendar (.ics)')),
       this.pins,
       this.pinStatus,
     );

@@ -94,6 +94,9 @@ export class StageView implements ModeView {
     }
     this.renderControls();
     this.render();
+    // Closed between the welcome and this view: report it all the same.
+    const closed = session.closeReason;
+    if (closed) queueMicrotask(() => this.destroyed || this.onExit(closed.code, closed.reason));
   }
 
   update(feed: FeedState): void {
@@ -162,7 +165,7 @@ export class StageView implements ModeView {
     const end = button('End Space', () => {
       if (!confirm('End this Space for everyone?')) return;
       void runAction(end, this.status, () => api.endSpace(this.ctx.spaceId), describeError);
-    }, { class: 'danger', id: 'end', 'aria-label': 'End the Space for everyone' });
+    }, { class: 'danger', id: 'end', 'aria-label': 'End Space for everyone' });
     this.controls.replaceChildren(this.muteButton, ...(isHost ? [leave, end] : [stepDown]));
   }
 
