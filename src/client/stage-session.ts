@@ -43,7 +43,8 @@ export interface StageSessionEvents extends Record<string, unknown[]> {
   /** To hosts and co-hosts: the queue of requests to speak, whenever it changes. */
   requests: [RequestToSpeak[]];
   /** A host or co-host muted this member (account id of who did). */
-  mutedBy: [string];
+  /** A host or co-host muted me: their account id and name. */
+  mutedBy: [string, string];
   /** This member's role changed while on stage (`me` is updated first). */
   roleChanged: [StageRole];
   ended: [];
@@ -168,7 +169,7 @@ export class StageSession extends Emitter<StageSessionEvents> {
         this.emit('requests', message.requests);
         return;
       case 'muted-by':
-        this.emit('mutedBy', message.by);
+        this.emit('mutedBy', message.by, message.name);
         return;
       case 'role-changed':
         if (this.me) this.me = { ...this.me, role: message.role };

@@ -279,6 +279,7 @@ export class SpaceHub {
       this.roles.set(next, { role: 'host', grantedAtMs: now });
       this.record.hostAccountId = next;
       this.stage?.setRole(next, 'host');
+      this.sendQueueTo(next);
       this.feed.changed(true);
     });
   }
@@ -379,6 +380,7 @@ export class SpaceHub {
       } else {
         await this.grant(accountId, to);
         this.stage?.setRole(accountId, to);
+        if (to === 'cohost') this.sendQueueTo(accountId);
       }
       this.feed.changed(true);
     });
@@ -408,7 +410,7 @@ export class SpaceHub {
       const member = this.stage?.memberOf(accountId);
       if (!member) throw new TribuneError('NOT_ON_STAGE', 'not connected to the stage');
       this.stage?.setMuted(member.view.id, muted);
-      if (muted && !self) member.connection.send({ type: 'muted-by', by: by.id });
+      if (muted && !self) member.connection.send({ type: 'muted-by', by: by.id, name: by.displayName });
     });
   }
 
@@ -461,6 +463,11 @@ export class SpaceHub {
       const person = this.people.get(accountId);
       return { accountId, username: person?.username ?? '', name: person?.displayName ?? '', requestedAt: new Date(at).toISOString() };
     });
+  }
+
+  /** A member who just became a moderator gets the queue at once, not at its next change. */
+  private sendQueueTo(accountId: string): void {
+    this.stage?.sendTo((member) => member.accountId === accountId, { type: 'requests', requests: this.queueView() });
   }
 
   private requestsChanged(): void {

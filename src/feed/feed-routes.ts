@@ -46,7 +46,10 @@ export async function feedRoutes(app: FastifyInstance, deps: FeedRouteDeps): Pro
       const moved = asked !== undefined && snapshot.version > asked;
       return reply
         .type('application/json; charset=utf-8')
-        .header('cache-control', moved ? 'public, max-age=30' : 'public, max-age=1')
+        // Browsers keep no copy of a "nothing new" answer (max-age=0), so a
+        // page's next poll reaches an edge; edges keep it for a second
+        // (s-maxage) to collapse a crowd's polls into one.
+        .header('cache-control', moved ? 'public, max-age=30' : 'public, max-age=0, s-maxage=1')
         .header('etag', `"${snapshot.version}"`)
         .header('access-control-allow-origin', '*')
         .send(snapshot.body);

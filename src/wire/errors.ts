@@ -43,7 +43,7 @@ export const ERRORS = {
   NOT_MODERATOR: { status: 403, message: 'Only the host and co-hosts can do this' },
   NOT_ON_STAGE: { status: 403, message: 'This account has no place on the stage' },
   ALREADY_ON_STAGE: { status: 409, message: 'This account is already on the stage' },
-  BLOCKED: { status: 403, message: 'This account is blocked from this Space' },
+  BLOCKED: { status: 403, message: 'This account is blocked from this Space', close: 4003 },
   COHOST_LIMIT: { status: 409, message: 'The Space has as many co-hosts as it allows' },
   SPEAKER_LIMIT: { status: 409, message: 'The Space has as many speakers as it allows' },
   REQUEST_NOT_FOUND: { status: 404, message: 'No request to speak from this account' },

@@ -105,7 +105,7 @@ export type ServerMessage =
   /** To hosts and co-hosts: the queue of requests to speak, whenever it changes. */
   | { type: 'requests'; requests: RequestToSpeak[] }
   /** To the member concerned: a host or co-host muted you, or your role changed. */
-  | { type: 'muted-by'; by: string }
+  | { type: 'muted-by'; by: string; name: string }
   | { type: 'role-changed'; role: StageRole }
   | { type: 'space-ended' }
   | { type: 'pong' }

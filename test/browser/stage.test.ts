@@ -95,7 +95,7 @@ test('a host invites a listener up; they hear each other, mute holds, roles chan
 
   // The host mutes the guest; only the guest can unmute.
   await host.page.click(`#manage-members [aria-label="Mute Guesto"]`);
-  await guest.page.waitForSelector('#notice >> text=A host muted you');
+  await guest.page.waitForSelector('#notice >> text=Hosta muted you');
   await guest.page.waitForSelector('#mute >> text=Unmute');
   await expectTones(host.page, [], 'the host hears nothing once they muted the guest');
   await screenshot(guest.page, '24-guest-muted-by-host');

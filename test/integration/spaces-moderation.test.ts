@@ -58,7 +58,8 @@ describe('muting', () => {
     assertOk(await space.host.call('POST', `/api/spaces/${id}/members/${speaker.account.id}/mute`, {}));
     const updated = await nextMatching(ws.speaker, 'member-updated', (m) => m.member.id === speakerMember);
     assert.equal(updated.member.muted, true);
-    assert.equal((await ws.speaker.next('muted-by')).by, space.host.id);
+    const mutedBy = await ws.speaker.next('muted-by');
+    assert.deepEqual([mutedBy.by, mutedBy.name], [space.host.id, space.host.account.displayName]);
     await nextMatching(ws.host, 'member-updated', (m) => m.member.id === speakerMember && m.member.muted);
     await feedUntil(server.url, id, (f) => f.stage.find((s) => s.accountId === speaker.account.id)?.muted === true, 'the speaker muted');
 
@@ -125,7 +126,7 @@ describe('moving to the audience and blocking', () => {
     assertError(await space.host.call('POST', `/api/spaces/${id}/blocks`, { accountId: speaker.account.id, forever: true }), 400, 'VALIDATION_FAILED');
     assertOk(await space.host.call('POST', `/api/spaces/${id}/blocks`, { accountId: speaker.account.id }));
     await ws.speaker.expectError('BLOCKED', 5000);
-    assert.equal((await ws.speaker.closed(5000)).code, 4002);
+    assert.equal((await ws.speaker.closed(5000)).code, 4003);
     const refused = await RawStageClient.refused(stageUrl(server.url, id, speaker.token));
     assert.deepEqual([refused.status, refused.body.error?.code], [403, 'BLOCKED']);
     const blocked = speaker.account;

@@ -92,6 +92,19 @@ describe('requests to speak', () => {
     await feedUntil(server.url, id, (f) => f.requests === 0 && f.stage.some((s) => s.accountId === listener.id && s.role === 'speaker' && s.connected), 'the new speaker on stage');
   });
 
+  test('a speaker made co-host while on stage is told so and gets the waiting queue at once', async () => {
+    const space = await server.createSpace('Promoted mid-Space');
+    const id = space.space.id;
+    const speaker = await space.speaker('Soon co-host');
+    const ws = await onStage(space, speaker.token);
+    const asker = await server.account(undefined, 'Waiting');
+    assertOk(await asker.call('POST', `/api/spaces/${id}/requests`, {}));
+    assertOk(await space.host.call('PUT', `/api/spaces/${id}/roles/${speaker.account.id}`, { role: 'cohost' }));
+    assert.equal((await ws.client.next('role-changed')).role, 'cohost');
+    const queue = await nextMatching(ws.client, 'requests', (m) => m.requests.length === 1);
+    assert.equal(queue.requests[0]?.accountId, asker.id);
+  });
+
   test('a declined or withdrawn request leaves the account a listener without a stage pass', async () => {
     const space = await server.createSpace('Declines');
     const id = space.space.id;

@@ -37,7 +37,7 @@ const EXIT_MESSAGES: Record<string, string> = {
   STEPPED_DOWN: 'You’re back in the audience.',
   LEFT: 'You left the stage.',
   MOVED_TO_AUDIENCE: 'A host moved you to the audience.',
-  BLOCKED: 'A host removed you from the stage.',
+  BLOCKED: 'A host blocked you from this Space: you can still listen.',
   REPLACED: 'You joined the stage from another tab or device.',
 };
 

@@ -53,10 +53,10 @@ export class StageView implements ModeView {
     on(session.on('connectionState', (state) => {
       this.connection.textContent = state === 'connected' ? 'Audio connected' : state === 'failed' ? 'Audio connection failed' : 'Connecting audio…';
     }));
-    on(session.on('mutedBy', () => {
+    on(session.on('mutedBy', (_by, name) => {
       // The server already mutes me; stop sending too, so unmuting is my decision alone.
       session.setMuted(true);
-      this.ctx.announce('A host muted you. Unmute when you are ready to speak.');
+      this.ctx.announce(`${name || 'A host'} muted you. Unmute when you are ready to speak.`);
       this.render();
     }));
     on(session.on('roleChanged', (role) => {
