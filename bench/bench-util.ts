@@ -1,11 +1,13 @@
 /**
  * Helpers the benchmarks share: accounts and Space creation over the API,
- * stage members (one account each), percentiles, timing and the host's CPU
- * accounting from /proc.
+ * stage members (one account each), percentiles, timing, the host's CPU
+ * accounting from /proc, settings from the environment and runs in a child
+ * process.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { configFromEnv } from '../src/config.js';
+import type { SpeakerBot } from '../src/tools/speaker-bot.js';
 import type { CreatedSpace, SpaceView, StagePass } from '../src/wire/api.js';
 import { TestAccount, type ApiAnswer } from '../test/helpers/accounts.js';
 
@@ -107,12 +109,101 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: str
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function envMs(name: string, fallback: number): number {
+/** A positive number from the environment variable `name`; `fallback` when it is unset or empty. */
+export function positive(name: string, fallback: number): number {
   const value = process.env[name];
-  if (value === undefined) return fallback;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms <= 0) throw new Error(`${name} must be a positive number of ms`);
-  return ms;
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${value}`);
+  return n;
+}
+
+/**
+ * Runs one benchmark run in its own process (stderr passed through) and
+ * resolves to the JSON on the last line of its stdout; the process is killed
+ * after `timeoutMs`.
+ */
+export function runForJson<T>(command: string, args: string[], options: { cwd: string; timeoutMs: number }): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`run process ended with ${signal ?? `exit code ${code}`}`));
+      const last = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`run process printed no JSON result: ${last.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+/** Writes `value` to stdout as one JSON line; resolves once it is flushed. */
+export function writeJsonLine(value: unknown): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(`${JSON.stringify(value)}\n`, () => resolve()));
+}
+
+/** What a run process has started: its server child and its speaker bots. */
+export interface RunActive {
+  server?: { stop(): Promise<void>; kill(): void };
+  bots: SpeakerBot[];
+}
+
+/** Stops the bots, then the server. Safe to call twice. */
+export async function stopRun(active: RunActive): Promise<void> {
+  for (const bot of active.bots.splice(0)) {
+    try {
+      bot.stop();
+    } catch {
+      // A bot that failed half-way may not stop cleanly; the process exit ends it.
+    }
+  }
+  const server = active.server;
+  active.server = undefined;
+  await server?.stop();
+}
+
+/**
+ * The main of a run process: `run()`, then `teardown()` and the result as
+ * one JSON line on stdout; resolves to the exit code (1 if the run failed).
+ * Past `watchdogMs` it gives up: kills the server and exits 1. The server is
+ * killed too if this process exits first.
+ */
+export async function runMain<A extends RunActive>(
+  active: A,
+  options: { watchdogMs: number; log: (message: string) => void; teardown: (active: A) => Promise<void> },
+  run: (active: A) => Promise<unknown>,
+): Promise<number> {
+  const { watchdogMs, log, teardown } = options;
+  process.once('exit', () => active.server?.kill());
+  const watchdog = setTimeout(() => {
+    log(`still running after ${watchdogMs / 1000} s; giving up`);
+    active.server?.kill();
+    process.exit(1);
+  }, watchdogMs);
+  try {
+    const result = await run(active);
+    await teardown(active);
+    await writeJsonLine(result);
+    return 0;
+  } catch (error) {
+    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await teardown(active).catch(() => active.server?.kill());
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+  }
 }
 
 /**

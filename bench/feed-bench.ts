@@ -19,8 +19,9 @@
  * load generator each need about N + 100 descriptors. If the soft limit is
  * below that, runs are started through `bash -c 'ulimit -n <hard limit>'`.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runForJson, writeJsonLine } from './bench-util.js';
 import type { FeedRunResult } from './feed-run.js';
 
 const RUN_ENTRY = fileURLToPath(new URL('./feed-run.ts', import.meta.url));
@@ -57,43 +58,21 @@ async function main(): Promise<number> {
     runs,
     ...(failed.length > 0 ? { failed } : {}),
   };
-  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(output)}\n`, () => resolve()));
+  await writeJsonLine(output);
   return failed.length > 0 ? 1 : 0;
 }
 
 function runOnce(size: number): Promise<FeedRunResult> {
-  return new Promise((resolve, reject) => {
-    const node = [process.execPath, '--import', 'tsx', RUN_ENTRY, String(size)];
-    const needed = size + 1000;
-    const soft = openFilesSoftLimit();
-    const [command, ...args] =
-      soft >= needed
-        ? node
-        : // Raise the soft limit as far as the hard limit allows, for this run and its server child.
-          ['bash', '-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'feed-run', ...node];
-    if (soft < needed) log(`open files soft limit ${soft} < ${needed}: raising it to the hard limit for the run`);
-    const child = spawn(command ?? 'node', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`run process ended with ${signal ?? `exit code ${code}`}`));
-      const last = stdout.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(last) as FeedRunResult);
-      } catch {
-        reject(new Error(`run process printed no JSON result: ${last.slice(0, 200)}`));
-      }
-    });
-  });
+  const node = [process.execPath, '--import', 'tsx', RUN_ENTRY, String(size)];
+  const needed = size + 1000;
+  const soft = openFilesSoftLimit();
+  const [command = 'node', ...args] =
+    soft >= needed
+      ? node
+      : // Raise the soft limit as far as the hard limit allows, for this run and its server child.
+        ['bash', '-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'feed-run', ...node];
+  if (soft < needed) log(`open files soft limit ${soft} < ${needed}: raising it to the hard limit for the run`);
+  return runForJson<FeedRunResult>(command, args, { cwd: REPO_ROOT, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 function openFilesSoftLimit(): number {

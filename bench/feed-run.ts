@@ -47,20 +47,16 @@
  *   version published in the window (as the listeners received it): the
  *   median, and the worst as count_error_pct_max.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { REACTION_EMOJI } from '../src/wire/limits.js';
 import type { CreatedSpace } from '../src/wire/api.js';
 import { TestAccount } from '../test/helpers/accounts.js';
-import { hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
-import type { ServerStats } from './feed-server.js';
-
-const SERVER_ENTRY = fileURLToPath(new URL('./feed-server.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+import { hostBusyMs, percentile, positive, round, sleep, writeJsonLine } from './bench-util.js';
+import type { ParentMessage, ServerStats } from './feed-server.js';
+import { ServerProcess, cpuProfileArgs } from './server-process.js';
 
 const BEACON_INTERVAL_MS = positive('FEED_BENCH_BEACON_MS', 5000);
 const PRESENCE_WINDOW_MS = positive('FEED_BENCH_WINDOW_MS', 12_000);
@@ -124,69 +120,16 @@ export interface FeedRunResult {
 
 // ---------------------------------------------------------------- the server
 
-type ServerMessage = { type: 'ready'; url: string } | { type: 'watching' } | { type: 'error'; message: string } | ({ type: 'stats' } & ServerStats);
+type ServerAnswer = { type: 'watching' } | { type: 'error'; message: string } | ({ type: 'stats' } & ServerStats);
+type FeedServer = ServerProcess<ParentMessage, ServerAnswer>;
 
-class ServerProcess {
-  private readonly waiters: ((message: ServerMessage) => void)[] = [];
-  private exited = false;
-
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (message: ServerMessage) => this.waiters.shift()?.(message));
-    child.on('exit', () => {
-      this.exited = true;
-    });
-  }
-
-  static async start(): Promise<{ server: ServerProcess; url: string }> {
-    const profileDir = process.env.BENCH_CPU_PROF_DIR;
-    const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    // Extra node flags for the server only, for experiments (e.g. --max-semi-space-size=64).
-    const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, ['--import', 'tsx', ...profile, ...extra, SERVER_ENTRY], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, TRIBUNE_LOG: '0', FEED_BENCH_PRESENCE_WINDOW_MS: String(PRESENCE_WINDOW_MS) },
-    });
-    const server = new ServerProcess(child);
-    try {
-      const ready = await withTimeout(server.next(), 20_000, 'the server process to start');
-      if (ready.type !== 'ready') throw new Error('unexpected first message from the server process');
-      return { server, url: ready.url };
-    } catch (error) {
-      server.kill();
-      throw error;
-    }
-  }
-
-  async ask<T extends ServerMessage['type']>(message: object, expect: T): Promise<Extract<ServerMessage, { type: T }>> {
-    const reply = this.next();
-    this.child.send(message);
-    const answer = await withTimeout(reply, 10_000, `the server's ${expect}`);
-    if (answer.type !== expect) throw new Error(`server answered ${JSON.stringify(answer).slice(0, 200)}`);
-    return answer as Extract<ServerMessage, { type: T }>;
-  }
-
-  stats(): Promise<ServerStats> {
-    return this.ask({ type: 'stats' }, 'stats');
-  }
-
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.send({ type: 'close' });
-    else this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
-  }
-
-  private next(): Promise<ServerMessage> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
+function startServer(): Promise<{ server: FeedServer; url: string }> {
+  // Extra node flags for the server only, for experiments (e.g. --max-semi-space-size=64).
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return ServerProcess.start<ParentMessage, ServerAnswer>(new URL('./feed-server.ts', import.meta.url), {
+    nodeArgs: [...cpuProfileArgs(), ...extra],
+    env: { FEED_BENCH_PRESENCE_WINDOW_MS: String(PRESENCE_WINDOW_MS) },
+  });
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -456,7 +399,8 @@ async function run(count: number): Promise<FeedRunResult> {
   const setupStart = Date.now();
   const fdLimit = openFilesLimit();
   if (fdLimit < count + 1000) throw new Error(`open files limit ${fdLimit} is too low for ${count} listeners (need about ${count + 1000}); run through npm run bench:feed, which raises it, or ulimit -n`);
-  const { server, url } = await ServerProcess.start();
+  const { server, url } = await startServer();
+  const stats = (): Promise<ServerStats> => server.ask({ type: 'stats' }, 'stats');
   const base = new URL(url);
   const beacons = new BeaconPool(beaconConnections(count), Number(base.port), base.hostname);
   let reactTimer: NodeJS.Timeout | undefined;
@@ -493,13 +437,13 @@ async function run(count: number): Promise<FeedRunResult> {
     await sleep(2 * BEACON_INTERVAL_MS);
 
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    const before = { server: await server.stats(), cpu: process.cpuUsage(), hostMs: hostBusyMs(), at: Date.now() };
+    const before = { server: await stats(), cpu: process.cpuUsage(), hostMs: hostBusyMs(), at: Date.now() };
     loopDelay.enable();
     beacons.recording = true;
     listeners.window = { from: before.at, to: before.at + MEASURE_MS };
     const beaconsBefore = listeners.beaconsOk;
     await sleep(MEASURE_MS);
-    const after = { server: await server.stats(), cpu: process.cpuUsage(), hostMs: hostBusyMs(), at: Date.now() };
+    const after = { server: await stats(), cpu: process.cpuUsage(), hostMs: hostBusyMs(), at: Date.now() };
     loopDelay.disable();
     beacons.recording = false;
     const wallMs = after.at - before.at;
@@ -512,7 +456,7 @@ async function run(count: number): Promise<FeedRunResult> {
     await listeners.leaveAll();
     // The hub publishes the new count at its next 1 s tick.
     await sleep(2500);
-    const afterLeave = await server.stats();
+    const afterLeave = await stats();
 
     const inWindow = after.server.published.filter((p) => p.version >= before.at && p.version <= after.at);
     const versionsPublished = after.server.published.length - before.server.published.length;
@@ -606,14 +550,6 @@ function openFilesLimit(): number {
   }
 }
 
-function positive(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${value}`);
-  return n;
-}
-
 function log(message: string): void {
   process.stderr.write(`[feed-run] ${message}\n`);
 }
@@ -621,5 +557,5 @@ function log(message: string): void {
 const count = Number(process.argv[2]);
 if (!Number.isInteger(count) || count < 1) throw new Error('usage: tsx bench/feed-run.ts <listeners>');
 const result = await run(count);
-await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
+await writeJsonLine(result);
 process.exit(0);

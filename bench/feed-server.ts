@@ -64,7 +64,7 @@ export interface ServerStats {
   serverWriteMs: { p50: number; p99: number; max: number; samples: number };
 }
 
-type ParentMessage = { type: 'watch'; spaceId: string } | { type: 'stats' } | { type: 'close' };
+export type ParentMessage = { type: 'watch'; spaceId: string } | { type: 'stats' } | { type: 'close' };
 
 const presenceWindowMs = Number(process.env.FEED_BENCH_PRESENCE_WINDOW_MS ?? 70_000);
 const tribune = await buildServer({

@@ -55,19 +55,18 @@
  * (hls.js maxLiveSyncPlaybackRate, default 1; an experiment, see
  * bench/latency-browser.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Decoder } from '@evan/opus';
 import { BufferSource, EncodedPacketSink, Input, MP4 } from 'mediabunny';
 import { SpeakerBot, SAMPLE_RATE } from '../src/tools/speaker-bot.js';
-import { fillSine, hasTone } from '../src/tools/tone.js';
+import { hasTone } from '../src/tools/tone.js';
 import { OPUS_PRE_SKIP } from '../src/hls/opus-head.js';
-import type { ServerStats } from './latency-server.js';
+import type { ParentMessage, ServerStats } from './latency-server.js';
 import { browserListeners, type BrowserResult } from './latency-browser.js';
 import { LIVE_SYNC_S as PAGE_LIVE_SYNC_S } from '../src/web/listener/player-config.js';
-import { CLOCK_TICKS_PER_S, addStageMember, createSpace, envMs, hostBusyMs, percentile, round, sleep, withTimeout } from './bench-util.js';
+import { addStageMember, createSpace, percentile, positive, round, runMain, sleep, stopRun, withTimeout } from './bench-util.js';
+import { BurstVoice } from './burst-voice.js';
+import { ServerProcess, type Sample } from './server-process.js';
 
 /** hls.js liveSyncDuration of the listener page, in s: the player starts this far behind the live edge. */
 const LIVE_SYNC_S = PAGE_LIVE_SYNC_S;
@@ -101,8 +100,8 @@ const REARM_BLOCKS = 10;
 /** A detected onset belongs to the last burst sent at most this long before its position, in ms. */
 const MATCH_WINDOW_MS = 1000;
 const WARMUP_MS = 3000;
-const MAIN_MS = envMs('BENCH_MAIN_MS', 50_000);
-const EXTRA_MS = envMs('BENCH_EXTRA_MS', 15_000);
+const MAIN_MS = positive('BENCH_MAIN_MS', 50_000);
+const EXTRA_MS = positive('BENCH_EXTRA_MS', 15_000);
 /** Settling after the extra speakers connect, before their window, in ms. */
 const EXTRA_SETTLE_MS = 2000;
 const SETUP_TIMEOUT_MS = 30_000;
@@ -110,120 +109,13 @@ const SETUP_TIMEOUT_MS = 30_000;
 const WATCHDOG_MS = 4 * 60_000 + MAIN_MS + EXTRA_MS;
 const BROWSER = process.env.BENCH_BROWSER === '1';
 
-const SERVER_ENTRY = fileURLToPath(new URL('./latency-server.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-
 /** Wall-clock time in ms since the epoch, with sub-ms resolution (the server's PDT uses Date.now()). */
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
-// ---------------------------------------------------------------- the server
-
-class ServerProcess {
-  private readonly waiters: ((message: ServerMessage) => void)[] = [];
-  private exited = false;
-
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (message: ServerMessage) => {
-      const waiter = this.waiters.shift();
-      waiter?.(message);
-    });
-    child.on('exit', () => {
-      this.exited = true;
-    });
-  }
-
-  static async start(): Promise<{ server: ServerProcess; url: string }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, TRIBUNE_LOG: '0' },
-    });
-    const server = new ServerProcess(child);
-    try {
-      const ready = await withTimeout(server.next(), 20_000, 'the server process to start');
-      if (ready.type !== 'ready') throw new Error('unexpected first message from the server process');
-      return { server, url: ready.url };
-    } catch (error) {
-      server.kill();
-      throw error;
-    }
-  }
-
-  get pid(): number {
-    if (this.child.pid === undefined) throw new Error('server process has no pid');
-    return this.child.pid;
-  }
-
-  /** CPU time of the server process (all threads) from /proc, in ms. */
-  cpuMs(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after "pid (comm) ": utime is field 14 and stime 15 (proc(5)).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-  }
-
-  watch(spaceId: string): void {
-    this.child.send({ type: 'watch', spaceId });
-  }
-
-  async stats(spaceId: string): Promise<ServerStats> {
-    const reply = this.next();
-    this.child.send({ type: 'stats', spaceId });
-    const message = await withTimeout(reply, 5000, 'server stats');
-    if (message.type !== 'stats') throw new Error('unexpected reply from the server process');
-    return message;
-  }
-
-  /** Asks the server to close, then kills it if it has not exited within 5 s. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.send({ type: 'close' });
-    else this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  /** Last resort, synchronous (for process 'exit'). */
-  kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
-  }
-
-  private next(): Promise<ServerMessage> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-}
-
-type ServerMessage = { type: 'ready'; url: string } | ServerStats;
+/** The server of the run, in its own process (bench/latency-server.ts). */
+type LatencyServer = ServerProcess<ParentMessage, ServerStats>;
 
 // ---------------------------------------------------------------- the speaker
-
-/** Silence, and a tone burst whenever `request()` was called; reports the wall time its first frame is handed over. */
-class BurstVoice {
-  private requested = false;
-  private framesLeft = 0;
-  private phase = 0;
-  /** Wall-clock send times of every burst, in ms since the epoch. */
-  readonly sentAt: number[] = [];
-
-  request(): void {
-    this.requested = true;
-  }
-
-  /** The AudioProgram fill: called right before the frame goes to RTCAudioSource.onData. */
-  readonly fill = (out: Int16Array): void => {
-    if (this.framesLeft === 0 && this.requested) {
-      this.requested = false;
-      this.framesLeft = TONE_MS / 10;
-      this.phase = 0;
-      this.sentAt.push(wallNow());
-    }
-    if (this.framesLeft === 0) return;
-    this.phase = fillSine(out, TONE_HZ, SAMPLE_RATE, TONE_AMPLITUDE, this.phase);
-    this.framesLeft--;
-  };
-}
 
 // ---------------------------------------------------------------- playlists
 
@@ -608,22 +500,10 @@ async function runSlot(slot: number, hlsBase: string, control: SlotControl, phas
 
 // ---------------------------------------------------------------- the run
 
-interface Window {
-  wallMs: number;
-  server: ServerStats;
-  serverCpuMs: number;
-  benchCpuUs: number;
-  hostBusyMs: number;
-}
-
-async function sample(server: ServerProcess, spaceId: string): Promise<Window> {
-  const stats = await server.stats(spaceId);
-  const bench = process.cpuUsage();
-  return { wallMs: performance.now(), server: stats, serverCpuMs: server.cpuMs(), benchCpuUs: bench.user + bench.system, hostBusyMs: hostBusyMs() };
-}
+type Window = Sample<ServerStats>;
 
 interface Active {
-  server?: ServerProcess;
+  server?: LatencyServer;
   bots: SpeakerBot[];
   sessions: ListenerSession[];
   slots: SlotControl;
@@ -631,14 +511,16 @@ interface Active {
 
 async function run(active: Active): Promise<Record<string, unknown>> {
   const runStartedAt = performance.now();
-  const { server, url } = await ServerProcess.start();
+  const { server, url } = await ServerProcess.start<ParentMessage, ServerStats>(new URL('./latency-server.ts', import.meta.url));
   active.server = server;
   const created = await createSpace(url, 'Latency bench');
   const spaceId = created.space.id;
-  server.watch(spaceId);
+  server.send({ type: 'watch', spaceId });
   const hlsBase = `${url}/hls/${spaceId}`;
 
-  const voice = new BurstVoice();
+  /** Wall-clock send times of every burst, in ms since the epoch. */
+  const sentAt: number[] = [];
+  const voice = new BurstVoice({ ms: TONE_MS, hz: TONE_HZ, amplitude: TONE_AMPLITUDE }, () => sentAt.push(wallNow()));
   const programs = [
     { kind: 'custom' as const, fill: voice.fill },
     { kind: 'tone' as const, hz: BED_HZ, amplitude: BED_AMPLITUDE },
@@ -660,7 +542,7 @@ async function run(active: Active): Promise<Record<string, unknown>> {
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     const listenStartedAt = wallNow();
-    const burstsBefore = voice.sentAt.length;
+    const burstsBefore = sentAt.length;
     // Listening lasts until both mixer windows are over.
     const random = mulberry32(0x7a1b);
     const grid = parsePlaylist(await (await fetch(`${hlsBase}/live.m3u8`, { signal: AbortSignal.timeout(5000) })).text());
@@ -668,13 +550,13 @@ async function run(active: Active): Promise<Record<string, unknown>> {
     if (!firstPart) throw new Error('the live playlist lists no part');
     const phases = new JoinPhases(firstPart.pdtMs, firstPart.durationMs);
     const slotsDone = Promise.all(Array.from({ length: LISTENER_SLOTS }, (_, slot) => runSlot(slot, hlsBase, active.slots, phases, active.sessions, random)));
-    const browserRun = BROWSER ? browserListeners(hlsBase, voice.sentAt, MAIN_MS - 5000).catch((error: unknown) => ({ error: String(error) }) as BrowserResult) : undefined;
+    const browserRun = BROWSER ? browserListeners(hlsBase, sentAt, MAIN_MS - 5000).catch((error: unknown) => ({ error: String(error) }) as BrowserResult) : undefined;
 
     // Mixer window 1: 2 speakers (skip the first seconds of listeners joining).
     await sleep(2000);
-    const a0 = await sample(server, spaceId);
+    const a0 = await server.sample({ type: 'stats', spaceId }, 'stats');
     await sleep(MAIN_MS - 2000);
-    const a1 = await sample(server, spaceId);
+    const a1 = await server.sample({ type: 'stats', spaceId }, 'stats');
     log(`2-speaker window done: ${active.sessions.length} listener sessions so far`);
 
     // Mixer window 2: EXTRA_SPEAKERS more, each a steady quiet tone.
@@ -689,9 +571,9 @@ async function run(active: Active): Promise<Record<string, unknown>> {
     }
     await withTimeout(Promise.all(active.bots.map((bot) => bot.connected(SETUP_TIMEOUT_MS))), SETUP_TIMEOUT_MS, 'the extra speakers to connect');
     await sleep(EXTRA_SETTLE_MS);
-    const b0 = await sample(server, spaceId);
+    const b0 = await server.sample({ type: 'stats', spaceId }, 'stats');
     await sleep(EXTRA_MS);
-    const b1 = await sample(server, spaceId);
+    const b1 = await server.sample({ type: 'stats', spaceId }, 'stats');
     const listenUntil = wallNow();
     active.slots.stop();
     await withTimeout(slotsDone, 15_000, 'the listeners to stop').catch(() => undefined);
@@ -699,7 +581,7 @@ async function run(active: Active): Promise<Record<string, unknown>> {
     const browser = browserRun ? await withTimeout(browserRun, 60_000, 'the browser listeners').catch((error: unknown) => ({ error: String(error) }) as BrowserResult) : undefined;
     const clockSkewMs = Date.now() - wallNow();
     // Bursts sent while anyone listened.
-    const sends = voice.sentAt.slice(Math.max(0, burstsBefore - 1));
+    const sends = sentAt.slice(Math.max(0, burstsBefore - 1));
 
     return summarise({
       sessions: active.sessions,
@@ -854,16 +736,7 @@ function summarise(data: RunData): Record<string, unknown> {
 async function teardown(active: Active): Promise<void> {
   active.slots.stop();
   for (const session of active.sessions) session.stop();
-  for (const bot of active.bots.splice(0)) {
-    try {
-      bot.stop();
-    } catch {
-      // A bot that failed half-way may not stop cleanly; the process exit ends it.
-    }
-  }
-  const server = active.server;
-  active.server = undefined;
-  await server?.stop();
+  await stopRun(active);
 }
 
 // ---------------------------------------------------------------- helpers
@@ -910,27 +783,7 @@ function log(message: string): void {
 
 // ---------------------------------------------------------------- main
 
-async function main(): Promise<number> {
-  const active: Active = { bots: [], sessions: [], slots: new SlotControl() };
-  process.once('exit', () => active.server?.kill());
-  const watchdog = setTimeout(() => {
-    log(`still running after ${WATCHDOG_MS / 1000} s; giving up`);
-    active.server?.kill();
-    process.exit(1);
-  }, WATCHDOG_MS);
-  try {
-    const result = await run(active);
-    await teardown(active);
-    await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
-    return 0;
-  } catch (error) {
-    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    await teardown(active).catch(() => active.server?.kill());
-    return 1;
-  } finally {
-    clearTimeout(watchdog);
-  }
-}
-
+const active: Active = { bots: [], sessions: [], slots: new SlotControl() };
+const exitCode = await runMain(active, { watchdogMs: WATCHDOG_MS, log, teardown }, run);
 // An explicit exit: @roamhq/wrtc crashes in its native teardown otherwise (see speaker-bot.ts).
-process.exit(await main());
+process.exit(exitCode);

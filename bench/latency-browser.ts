@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../test/helpers/browser.js';
 import { MAX_LIVE_SYNC_RATE } from '../src/web/listener/player-config.js';
+import { percentile, positive, round, sleep } from './bench-util.js';
 
 const HLS_JS = fileURLToPath(new URL('../node_modules/hls.js/dist/hls.min.js', import.meta.url));
 /** Pages listening at a time, and sessions each page runs one after another. */
@@ -210,27 +211,4 @@ async function session(page: Page, origin: string, src: string, stayMs: number, 
     latencies_ms: latencies,
     errors: report.errors.slice(0, 10),
   };
-}
-
-function positive(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} must be a positive number`);
-  return parsed;
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * values.length);
-  return values[Math.min(values.length, Math.max(1, rank)) - 1] ?? NaN;
-}
-
-function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -25,7 +25,7 @@ import type { MixerCore } from '../src/mixer/mixer-core.js';
 import type { JitterStats } from '../src/mixer/jitter-buffer.js';
 import { closeAndExit } from './bench-util.js';
 
-type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'watch'; spaceId: string } | { type: 'close' };
+export type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'watch'; spaceId: string } | { type: 'close' };
 
 /** Counters of the server process, cumulative since start; the parent takes differences. */
 export interface ServerStats {

@@ -14,8 +14,8 @@
  * bench/stage-run.ts (BENCH_MEASURE_MS, BENCH_WARMUP_MS, BENCH_CPU_PROF_DIR,
  * BENCH_WHAT_IF_DTX).
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runForJson, writeJsonLine } from './bench-util.js';
 import type { RunResult } from './stage-run.js';
 
 const RUN_ENTRY = fileURLToPath(new URL('./stage-run.ts', import.meta.url));
@@ -54,38 +54,13 @@ async function main(): Promise<number> {
     runs,
     ...(failed.length > 0 ? { failed } : {}),
   };
-  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(output)}\n`, () => resolve()));
+  await writeJsonLine(output);
   return failed.length > 0 ? 1 : 0;
 }
 
 /** Runs bench/stage-run.ts for one stage size; resolves to the JSON on its last stdout line. */
 function runOnce(size: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', RUN_ENTRY, String(size)], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`run process ended with ${signal ?? `exit code ${code}`}`));
-      const last = stdout.trim().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(last) as RunResult);
-      } catch {
-        reject(new Error(`run process printed no JSON result: ${last.slice(0, 200)}`));
-      }
-    });
-  });
+  return runForJson<RunResult>(process.execPath, ['--import', 'tsx', RUN_ENTRY, String(size)], { cwd: REPO_ROOT, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 function parseSizes(value: string): number[] {

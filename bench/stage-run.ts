@@ -28,14 +28,14 @@
  * only the last member to join sends DTX (see docs/BENCHMARKS.md). The
  * result says what forwarding would cost once that is fixed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import wrtc from '@roamhq/wrtc';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { SpeakerBot, SAMPLE_RATE } from '../src/tools/speaker-bot.js';
-import { fillSine, hasTone } from '../src/tools/tone.js';
-import { CLOCK_TICKS_PER_S, createSpace, envMs, hostBusyMs, percentile, round, sleep, stageMemberUrl, withTimeout } from './bench-util.js';
+import { hasTone } from '../src/tools/tone.js';
+import { createSpace, percentile, positive, round, runMain, sleep, stageMemberUrl, stopRun, withTimeout, type RunActive } from './bench-util.js';
+import { BurstVoice } from './burst-voice.js';
+import { ServerProcess, cpuProfileArgs } from './server-process.js';
+import type { ParentMessage, ServerStats } from './stage-server.js';
 
 /** A different member starts a burst this often, in ms. */
 const TURN_MS = 450;
@@ -44,8 +44,8 @@ const BURST_MS = 100;
 const TONE_HZ = 1000;
 /** Burst level, 0..1 of full scale (about -10 dBFS). */
 const TONE_AMPLITUDE = 0.3;
-const WARMUP_MS = envMs('BENCH_WARMUP_MS', 3000);
-const MEASURE_MS = envMs('BENCH_MEASURE_MS', 18_000);
+const WARMUP_MS = positive('BENCH_WARMUP_MS', 3000);
+const MEASURE_MS = positive('BENCH_MEASURE_MS', 18_000);
 /** A burst not heard by a receiver within this long counts as missed, in ms. */
 const DETECT_TIMEOUT_MS = 1000;
 /** Joining and connecting all bots of one run, in ms. */
@@ -54,8 +54,9 @@ const SETUP_TIMEOUT_MS = 60_000;
 const WATCHDOG_MS = 2 * 60_000;
 const WHAT_IF_DTX = process.env.BENCH_WHAT_IF_DTX === '1';
 
-const SERVER_ENTRY = fileURLToPath(new URL('./stage-server.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** The server of a run, in its own process (bench/stage-server.ts). */
+type StageServer = ServerProcess<ParentMessage, ServerStats>;
+type Active = RunActive & { server?: StageServer };
 
 export interface RunResult {
   speakers: number;
@@ -85,115 +86,7 @@ export interface RunResult {
   setup_s: number;
 }
 
-// ---------------------------------------------------------------- the server
-
-class ServerProcess {
-  private readonly waiters: ((message: ServerMessage) => void)[] = [];
-  private exited = false;
-
-  private constructor(readonly child: ChildProcess) {
-    child.on('message', (message: ServerMessage) => {
-      const waiter = this.waiters.shift();
-      waiter?.(message);
-    });
-    child.on('exit', () => {
-      this.exited = true;
-    });
-  }
-
-  static async start(cpuProfDir: string | undefined): Promise<{ server: ServerProcess; url: string }> {
-    const args = ['--import', 'tsx'];
-    if (cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
-    const child = spawn(process.execPath, [...args, SERVER_ENTRY], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, TRIBUNE_LOG: '0' },
-    });
-    const server = new ServerProcess(child);
-    try {
-      const ready = await withTimeout(server.next(), 20_000, 'the server process to start');
-      if (ready.type !== 'ready') throw new Error('unexpected first message from the server process');
-      return { server, url: ready.url };
-    } catch (error) {
-      server.kill();
-      throw error;
-    }
-  }
-
-  get pid(): number {
-    if (this.child.pid === undefined) throw new Error('server process has no pid');
-    return this.child.pid;
-  }
-
-  /** CPU time of the server process (all threads) from /proc, in ms. */
-  cpuMs(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after "pid (comm) ": state is field 3, utime 14 and stime 15 (proc(5)).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLOCK_TICKS_PER_S;
-  }
-
-  async stats(spaceId: string): Promise<{ cpuUs: number; rtpForwarded: number; mixerCpuUs?: number }> {
-    const reply = this.next();
-    this.child.send({ type: 'stats', spaceId });
-    const message = await withTimeout(reply, 5000, 'server stats');
-    if (message.type !== 'stats') throw new Error('unexpected reply from the server process');
-    return message;
-  }
-
-  /** Asks the server to close, then kills it if it has not exited within 5 s. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.send({ type: 'close' });
-    else this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  /** Last resort, synchronous (for process 'exit'). */
-  kill(): void {
-    if (!this.exited) this.child.kill('SIGKILL');
-  }
-
-  private next(): Promise<ServerMessage> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-}
-
-type ServerMessage =
-  | { type: 'ready'; url: string }
-  | { type: 'stats'; cpuUs: number; rtpForwarded: number; mixerCpuUs?: number };
-
 // ---------------------------------------------------------------- the bots
-
-/** Silence, and a tone burst whenever `request()` was called; reports when the burst's first frame is handed over. */
-class BurstVoice {
-  private requested = false;
-  private framesLeft = 0;
-  private phase = 0;
-
-  constructor(private readonly onBurstStart: (sentAtMs: number) => void) {}
-
-  request(): void {
-    this.requested = true;
-  }
-
-  /** The AudioProgram fill: called right before the frame goes to RTCAudioSource.onData. */
-  readonly fill = (out: Int16Array): void => {
-    if (this.framesLeft === 0 && this.requested) {
-      this.requested = false;
-      this.framesLeft = BURST_MS / 10;
-      this.phase = 0;
-      this.onBurstStart(performance.now());
-    }
-    if (this.framesLeft === 0) return;
-    this.phase = fillSine(out, TONE_HZ, SAMPLE_RATE, TONE_AMPLITUDE, this.phase);
-    this.framesLeft--;
-  };
-}
 
 interface Pending {
   sentAtMs: number;
@@ -279,9 +172,9 @@ function firstChannel(samples: Int16Array, channels: number): Int16Array {
 
 // ---------------------------------------------------------------- one run
 
-async function runStage(size: number, active: { server?: ServerProcess; bots: SpeakerBot[] }): Promise<RunResult> {
+async function runStage(size: number, active: Active): Promise<RunResult> {
   const setupStartedAt = performance.now();
-  const { server, url } = await ServerProcess.start(process.env.BENCH_CPU_PROF_DIR);
+  const { server, url } = await ServerProcess.start<ParentMessage, ServerStats>(new URL('./stage-server.ts', import.meta.url), { nodeArgs: cpuProfileArgs() });
   active.server = server;
   const created = await createSpace(url, `Stage bench ${size}`);
   const collector = new LatencyCollector(size);
@@ -289,7 +182,7 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
   const memberIds: string[] = [];
 
   for (let i = 0; i < size; i++) {
-    const voice = new BurstVoice((sentAtMs) => collector.burstSent(i, memberIds[i] ?? '', sentAtMs));
+    const voice = new BurstVoice({ ms: BURST_MS, hz: TONE_HZ, amplitude: TONE_AMPLITUDE }, () => collector.burstSent(i, memberIds[i] ?? '', performance.now()));
     voices.push(voice);
     // One account per member: the host, then accepted speakers (co-hosts past the speaker limit).
     const spaceUrl = await withTimeout(stageMemberUrl(url, created, i, size, `bench ${i + 1}`), 15_000, `a stage pass for bot ${i + 1}`);
@@ -321,13 +214,13 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
 
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     const botsBefore = await botStats(bots);
-    const before = await sample(server, created.space.id);
+    const before = await server.sample({ type: 'stats', spaceId: created.space.id }, 'stats');
     collector.measuring = true;
     loopDelay.enable();
     await sleep(MEASURE_MS);
     collector.measuring = false;
     loopDelay.disable();
-    const after = await sample(server, created.space.id);
+    const after = await server.sample({ type: 'stats', spaceId: created.space.id }, 'stats');
     const botsAfter = await botStats(bots);
     await waitUntil(() => collector.outstanding === 0, DETECT_TIMEOUT_MS + 500, 'the last bursts').catch(() => undefined);
     collector.finish();
@@ -336,7 +229,7 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
     const serverCpuPct = (100 * (after.serverCpuMs - before.serverCpuMs)) / wallMs;
     const benchCpuPct = (100 * (after.benchCpuUs - before.benchCpuUs)) / 1000 / wallMs;
     const hostBusyPct = (100 * (after.hostBusyMs - before.hostBusyMs)) / wallMs;
-    const mixerPct = (100 * (after.mixerCpuUs - before.mixerCpuUs)) / 1000 / wallMs;
+    const mixerPct = (100 * (after.server.mixerCpuUs - before.server.mixerCpuUs)) / 1000 / wallMs;
     const latencies = collector.latenciesMs.slice().sort((a, b) => a - b);
     const result: RunResult = {
       speakers: size,
@@ -349,14 +242,14 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
       },
       cpu_per_speaker_pct: round(serverCpuPct / size, 2),
       server_cpu_pct: round(serverCpuPct, 2),
-      server_cpu_self_reported_pct: round((100 * (after.serverSelfCpuUs - before.serverSelfCpuUs)) / 1000 / wallMs, 2),
+      server_cpu_self_reported_pct: round((100 * (after.server.cpuUs - before.server.cpuUs)) / 1000 / wallMs, 2),
       // The Space's audience mixer runs in the same process; the stage target is about forwarding.
       mixer_cpu_pct: round(mixerPct, 2),
       forwarding_cpu_pct: round(serverCpuPct - mixerPct, 2),
       samples: latencies.length,
       bursts: collector.bursts,
       missed: collector.missed,
-      rtp_forwarded_per_s: round(((after.rtpForwarded - before.rtpForwarded) * 1000) / wallMs, 1),
+      rtp_forwarded_per_s: round(((after.server.rtpForwarded - before.server.rtpForwarded) * 1000) / wallMs, 1),
       bots_rtp_sent_per_s: round(((botsAfter.packetsSent - botsBefore.packetsSent) * 1000) / wallMs, 1),
       receiver_jitter_buffer_ms: round(
         (1000 * (botsAfter.jitterBufferDelayS - botsBefore.jitterBufferDelayS)) / (botsAfter.jitterBufferEmitted - botsBefore.jitterBufferEmitted),
@@ -372,32 +265,8 @@ async function runStage(size: number, active: { server?: ServerProcess; bots: Sp
     return result;
   } finally {
     clearInterval(turnTimer);
-    await teardown(active);
+    await stopRun(active);
   }
-}
-
-interface Sample {
-  wallMs: number;
-  serverCpuMs: number;
-  serverSelfCpuUs: number;
-  mixerCpuUs: number;
-  rtpForwarded: number;
-  benchCpuUs: number;
-  hostBusyMs: number;
-}
-
-async function sample(server: ServerProcess, spaceId: string): Promise<Sample> {
-  const stats = await server.stats(spaceId);
-  const bench = process.cpuUsage();
-  return {
-    wallMs: performance.now(),
-    serverCpuMs: server.cpuMs(),
-    serverSelfCpuUs: stats.cpuUs,
-    mixerCpuUs: stats.mixerCpuUs ?? 0,
-    rtpForwarded: stats.rtpForwarded,
-    benchCpuUs: bench.user + bench.system,
-    hostBusyMs: hostBusyMs(),
-  };
 }
 
 interface BotStats {
@@ -426,19 +295,6 @@ async function botStats(bots: SpeakerBot[]): Promise<BotStats> {
   return total;
 }
 
-async function teardown(active: { server?: ServerProcess; bots: SpeakerBot[] }): Promise<void> {
-  for (const bot of active.bots.splice(0)) {
-    try {
-      bot.stop();
-    } catch {
-      // A bot that failed half-way may not stop cleanly; the process exit ends it.
-    }
-  }
-  const server = active.server;
-  active.server = undefined;
-  await server?.stop();
-}
-
 // ---------------------------------------------------------------- helpers
 
 async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -461,31 +317,14 @@ function log(message: string): void {
 
 // ---------------------------------------------------------------- main
 
-async function main(): Promise<number> {
-  const size = parseSize(process.argv[2]);
-  const active: { server?: ServerProcess; bots: SpeakerBot[] } = { bots: [] };
-  process.once('exit', () => active.server?.kill());
-  const watchdog = setTimeout(() => {
-    log(`N=${size}: still running after ${WATCHDOG_MS / 1000} s; giving up`);
-    active.server?.kill();
-    process.exit(1);
-  }, WATCHDOG_MS);
-  try {
-    if (WHAT_IF_DTX) {
-      log('BENCH_WHAT_IF_DTX=1: bots restore usedtx=1 in every offer (an experiment, not Tribune as it is)');
-      putDtxBackIntoOffers();
-    }
-    const result = await runStage(size, active);
-    await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(result)}\n`, () => resolve()));
-    return 0;
-  } catch (error) {
-    log(`N=${size} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    await teardown(active).catch(() => active.server?.kill());
-    return 1;
-  } finally {
-    clearTimeout(watchdog);
+const size = parseSize(process.argv[2]);
+const active: Active = { bots: [] };
+const exitCode = await runMain(active, { watchdogMs: WATCHDOG_MS, log: (message) => log(`N=${size}: ${message}`), teardown: stopRun }, () => {
+  if (WHAT_IF_DTX) {
+    log('BENCH_WHAT_IF_DTX=1: bots restore usedtx=1 in every offer (an experiment, not Tribune as it is)');
+    putDtxBackIntoOffers();
   }
-}
-
+  return runStage(size, active);
+});
 // An explicit exit: @roamhq/wrtc crashes in its native teardown otherwise (see speaker-bot.ts).
-process.exit(await main());
+process.exit(exitCode);

@@ -6,8 +6,9 @@
  * Protocol over IPC (`process.send`):
  *   child -> parent  { type: 'ready', url }                 once listening
  *   parent -> child  { type: 'stats', spaceId }             asks for counters
- *   child -> parent  { type: 'stats', cpuUs, rtpForwarded } process.cpuUsage() user+system (µs) and the
- *                                                           Space's forwarded RTP packets so far
+ *   child -> parent  { type: 'stats', ... }                 `ServerStats`: process.cpuUsage() user+system (µs),
+ *                                                           the Space's forwarded RTP packets and its
+ *                                                           mixer's CPU (µs) so far
  *   parent -> child  { type: 'close' }                      ends every Space and exits 0
  * It exits on its own when the parent goes away (IPC disconnect), so a
  * crashed benchmark leaves no server behind.
@@ -16,7 +17,8 @@ import { configFromEnv } from '../src/config.js';
 import { buildServer } from '../src/server.js';
 import { closeAndExit } from './bench-util.js';
 
-type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'close' };
+export type ParentMessage = { type: 'stats'; spaceId: string } | { type: 'close' };
+export type ServerStats = { type: 'stats'; cpuUs: number; rtpForwarded: number; mixerCpuUs: number };
 
 const tribune = await buildServer({ ...configFromEnv({}), host: '127.0.0.1', port: 0, store: { databaseUrl: undefined, sqlitePath: ':memory:' } });
 const url = await tribune.listen();
@@ -37,7 +39,8 @@ process.on('message', (message: ParentMessage) => {
       for (const member of space.memberViews()) rtpForwarded += space.router.peer(member.id)?.stats.rtpForwarded ?? 0;
       mixerCpuUs = space.audience.mixer.cpuMicros;
     }
-    process.send?.({ type: 'stats', cpuUs: usage.user + usage.system, rtpForwarded, mixerCpuUs });
+    const reply: ServerStats = { type: 'stats', cpuUs: usage.user + usage.system, rtpForwarded, mixerCpuUs };
+    process.send?.(reply);
   }
 });
 process.on('disconnect', () => close(0));
