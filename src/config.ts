@@ -41,6 +41,12 @@ export interface TribuneConfig {
   maxQueuedRequests: number;
   /** Secure cookies on HTTPS and loopback names (src/accounts/auth.ts); false never sets the flag. */
   secureCookies: boolean;
+  /**
+   * Scaled mode: listener routes answer only requests carrying this secret in
+   * `x-tribune-edge`, i.e. from our edges (TRIBUNE_EDGE_SECRET). Unset: the
+   * origin serves listeners directly (`npm start`).
+   */
+  edgeSecret: string | undefined;
   /** POSTed when a Space starts (TRIBUNE_WEBHOOK_URL), signed with TRIBUNE_WEBHOOK_SECRET. */
   webhook: { url: string | undefined; secret: string | undefined };
   /** Where the built browser client lives. Default dist/web. */
@@ -67,6 +73,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
     reactionBurst: 5,
     maxQueuedRequests: 500,
     secureCookies: true,
+    edgeSecret: env.TRIBUNE_EDGE_SECRET || undefined,
     webhook: { url: env.TRIBUNE_WEBHOOK_URL || undefined, secret: env.TRIBUNE_WEBHOOK_SECRET || undefined },
     webRoot: fileURLToPath(new URL('../dist/web/', import.meta.url)),
     store: {

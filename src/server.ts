@@ -18,6 +18,7 @@ import { StagePasses } from './control/stage-passes.js';
 import { stageRoutes } from './control/stage-routes.js';
 import { StageTokens } from './control/stage-tokens.js';
 import { feedRoutes } from './feed/feed-routes.js';
+import { edgeOnly } from './guard/edge-only.js';
 import { StartWebhook } from './notify/start-webhook.js';
 import { hlsRoutes } from './origin/hls-routes.js';
 import { AccountStore } from './store/account-store.js';
@@ -120,6 +121,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, liveSpaces: spaces.liveCount() }));
 
   await auth.register(app);
+  if (config.edgeSecret) edgeOnly(app, config.edgeSecret);
   const publicUrl = config.publicUrl;
   await app.register(async (scope) => accountRoutes(scope, { auth, accounts, reminders }));
   await app.register(async (scope) => spaceRoutes(scope, { auth, hubs: spaces, spaces: spaceStore, accounts, reminders, passes, publicUrl }));

@@ -62,6 +62,7 @@ export const ERRORS = {
   HLS_PART_TOO_FAR: { status: 400, message: '_HLS_part is past the parts a segment has' },
   HLS_HOLD_TIMEOUT: { status: 503, message: 'The part did not appear within three target durations' },
   HLS_NOT_FOUND: { status: 404, message: 'No such part, segment or playlist' },
+  EDGE_ONLY: { status: 403, message: 'Listen through an edge: this origin serves listener routes only to its edges' },
   // --- Signalling (WebSocket) --------------------------------------------
   SIGNAL_NOT_JSON: { status: 400, message: 'A signalling message must be a JSON object', close: 1007 },
   SIGNAL_TOO_LARGE: { status: 413, message: 'A signalling message is larger than allowed', close: 1009 },
