@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: installs what the tests need from Debian's packages when it is
-# missing (chromium, ffmpeg, postgresql, an emoji font), then runs the whole suite: lint, type check, unit, integration and
+# missing (chromium, ffmpeg, postgresql, nginx, an emoji font), then runs the whole suite: lint, type check, unit, integration and
 # browser tests (one node:test run, so its closing summary counts them all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 # The store's tests start a throwaway PostgreSQL server (test/helpers/postgres.ts).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# The edge's tests run Debian's nginx (src/edge/nginx-process.ts).
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 # Reactions are emoji; without a colour emoji font the screenshots show empty boxes.
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if ((${#need[@]})); then
@@ -18,6 +20,8 @@ if ((${#need[@]})); then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # The nginx package may start the system's nginx on port 80; the tests run their own.
+  if [[ " ${need[*]} " == *" nginx "* ]]; then $sudo service nginx stop >/dev/null 2>&1 || true; fi
 fi
 
 echo "== lint"; npx eslint .

@@ -47,6 +47,12 @@ export interface TribuneConfig {
    * origin serves listeners directly (`npm start`).
    */
   edgeSecret: string | undefined;
+  /**
+   * Addresses of the edges or proxies in front (TRIBUNE_TRUST_PROXY, comma-separated
+   * addresses or CIDRs): their X-Forwarded-Proto/For are believed, so cookies get
+   * Secure and links https:// behind a TLS-terminating edge. Unset: none.
+   */
+  trustProxy: string[];
   /** POSTed when a Space starts (TRIBUNE_WEBHOOK_URL), signed with TRIBUNE_WEBHOOK_SECRET. */
   webhook: { url: string | undefined; secret: string | undefined };
   /** Where the built browser client lives. Default dist/web. */
@@ -74,6 +80,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
     maxQueuedRequests: 500,
     secureCookies: true,
     edgeSecret: env.TRIBUNE_EDGE_SECRET || undefined,
+    trustProxy: (env.TRIBUNE_TRUST_PROXY ?? '').split(',').map((a) => a.trim()).filter(Boolean),
     webhook: { url: env.TRIBUNE_WEBHOOK_URL || undefined, secret: env.TRIBUNE_WEBHOOK_SECRET || undefined },
     webRoot: fileURLToPath(new URL('../dist/web/', import.meta.url)),
     store: {

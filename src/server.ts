@@ -47,6 +47,8 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     keepAliveTimeout: 10_000,
     bodyLimit: 16 * 1024,
     routerOptions: { maxParamLength: 100 },
+    // Only the configured edges may say what the client's scheme and address were.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     http: { maxHeaderSize: 16 * 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // URLs the router refuses before any route runs (bad percent-encoding,

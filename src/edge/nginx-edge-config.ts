@@ -19,6 +19,8 @@
  * - Parts, segments and init are immutable; when the origin fails the edge
  *   serves what it has (stale-if-error), and an upstream `backup` server is
  *   the standby origin.
+ * - The web client's page and bundle are cached for 10 s and revalidated,
+ *   so a launch wave loads them from the edge.
  * - Per-IP connection and request limits sized for real players (an LL-HLS
  *   player makes about 2 requests a second and holds 1-6 connections; the
  *   limits leave room for a household or a small office behind one address).
@@ -41,6 +43,8 @@ export interface EdgeConfigOptions {
   cacheDir: string;
   /** Writes one access-log line per request with the cache status (for tests and benches). */
   accessLog?: string | undefined;
+  /** The error log; default `<prefix>/error.log`. */
+  errorLog?: string | undefined;
   /** Addresses exempt from the per-IP limits (a load generator on loopback). */
   unlimited?: string[] | undefined;
   /** `user` directive; needed when nginx starts as root. */
@@ -74,7 +78,29 @@ export const EDGE_HOLD_S = 35;
 // Regexes with {n} are quoted in the config: nginx reads a bare { as a block.
 const SPACE = '[a-z2-9]{10}';
 
+/** Values interpolated into the file: nothing that could end a directive, open a block, or name a variable. */
+const SAFE_ADDRESS = /^[A-Za-z0-9.\-[\]:]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._\-/]*$/;
+const SAFE_SECRET = /^[A-Za-z0-9._~+/=-]+$/;
+
+function checkOptions(options: EdgeConfigOptions): void {
+  const bad = (what: string, value: string): never => {
+    throw new Error(`edge config: ${what} ${JSON.stringify(value)} has characters nginx would misread`);
+  };
+  for (const [what, value] of [['listen', options.listen], ['origin', options.origin], ['standbyOrigin', options.standbyOrigin]] as const) {
+    if (value !== undefined && !SAFE_ADDRESS.test(value)) bad(what, value);
+  }
+  for (const [what, value] of [['prefix', options.prefix], ['cacheDir', options.cacheDir], ['accessLog', options.accessLog], ['errorLog', options.errorLog]] as const) {
+    if (value !== undefined && !SAFE_PATH.test(value)) bad(what, value);
+  }
+  // In an nginx string `$` starts a variable and `"` ends it.
+  if (!SAFE_SECRET.test(options.edgeSecret)) bad('edgeSecret', options.edgeSecret);
+  for (const cidr of options.unlimited ?? []) if (!/^[0-9a-fA-F.:/]+$/.test(cidr)) bad('unlimited', cidr);
+  if (options.user !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(options.user)) bad('user', options.user);
+}
+
 export function renderNginxEdgeConfig(options: EdgeConfigOptions): string {
+  checkOptions(options);
   const limits = { ...DEFAULT_EDGE_LIMITS, ...options.limits };
   const unlimited = (options.unlimited ?? []).map((cidr) => `    ${cidr} 0;`).join('\n');
   const standby = options.standbyOrigin ? `\n    server ${options.standbyOrigin} backup;` : '';
@@ -86,7 +112,7 @@ export function renderNginxEdgeConfig(options: EdgeConfigOptions): string {
 ${options.user ? `user ${options.user};\n` : ''}worker_processes ${options.workerProcesses ?? 'auto'};
 worker_rlimit_nofile 200000;
 pid ${options.prefix}/nginx.pid;
-error_log ${options.prefix}/error.log warn;
+error_log ${options.errorLog ?? `${options.prefix}/error.log`} warn;
 
 events {
   worker_connections 65536;
@@ -125,6 +151,9 @@ http {
   upstream tribune_origin {
     server ${options.origin} max_fails=2 fail_timeout=3s;${standby}
     keepalive 128;
+    # Below the origin's own idle timeout (10 s), so nginx never reuses a
+    # connection the origin is closing (a POST on it would fail with 502).
+    keepalive_timeout 8s;
   }
 
   # Per-IP limits; the addresses listed map to an empty key, which nginx does not limit.
@@ -148,6 +177,14 @@ ${unlimited}
   map $arg__HLS_part $tribune_q_part { "" ""; default "&_HLS_part=$arg__HLS_part"; }
   map $arg__HLS_skip $tribune_q_skip { "" ""; default "&_HLS_skip=$arg__HLS_skip"; }
   map $arg_v $tribune_q_v { "" ""; default "v=$arg_v"; }
+  # Malformed values of those are answered 400 here, as the origin would answer
+  # them (uncached), so that no value an attacker makes up reaches the origin.
+  map "$arg__HLS_msn|$arg__HLS_part|$arg__HLS_skip" $tribune_hls_malformed {
+    "~^[0-9]{0,9}\\|[0-9]{0,9}\\|(YES|v2)?$" "";
+    default 1;
+  }
+  # (A map tries no regex on an empty value, hence the explicit "".)
+  map $arg_v $tribune_feed_malformed { "" ""; "~^[0-9]{1,15}$" ""; default 1; }
 
   map $http_upgrade $tribune_connection { default upgrade; "" ""; }
 
@@ -161,7 +198,11 @@ ${unlimited}
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header x-tribune-edge "${options.edgeSecret}";
-    proxy_next_upstream error timeout http_502 http_503;
+    # Fail over to the standby when the origin is unreachable or broken, not
+    # on its 503s: those are answers it means (a part that did not come in
+    # 12 s, a full origin), and counting them as failures (max_fails) would
+    # take a healthy primary out for every listener.
+    proxy_next_upstream error timeout http_502 http_504;
     proxy_connect_timeout 2s;
 
     # --- listener objects: cached and collapsed ------------------------------
@@ -184,6 +225,13 @@ ${unlimited}
     # Playlists, blocking reloads included: one key per directive set.
     location ~ "^/hls/${SPACE}/(master|live)\\.m3u8$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
+      types { }
+      default_type application/json;
+      if ($tribune_hls_malformed) {
+        add_header cache-control no-store always;
+        add_header access-control-allow-origin * always;
+        return 400 '{"error":{"code":"HLS_QUERY_INVALID","message":"_HLS_msn and _HLS_part take non-negative integers, _HLS_skip takes YES or v2"}}';
+      }
       proxy_cache tribune;
       proxy_cache_key $uri?$tribune_q_msn$tribune_q_part$tribune_q_skip;
       proxy_cache_lock on;
@@ -205,6 +253,12 @@ ${unlimited}
     # The state feed: one key per version asked for.
     location ~ "^/api/spaces/${SPACE}/feed$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
+      default_type application/json;
+      if ($tribune_feed_malformed) {
+        add_header cache-control no-store always;
+        add_header access-control-allow-origin * always;
+        return 400 '{"error":{"code":"VALIDATION_FAILED","message":"The request does not match its schema","details":"querystring/v must be a version number"}}';
+      }
       proxy_cache tribune;
       proxy_cache_key $uri?$tribune_q_v;
       proxy_cache_lock on;
@@ -240,7 +294,26 @@ ${unlimited}
       proxy_pass http://tribune_origin;
     }
 
-    # The web client (static files; the origin tells how long to keep them).
+    # The web client's page and bundle: the same bytes for everyone, and the
+    # first thing a launch wave asks for. The origin says max-age=0 (browsers
+    # revalidate, so a new version shows at once); the edge keeps them 10 s and
+    # then revalidates by ETag, so the origin serves each file once per edge
+    # every 10 s, not once per listener.
+    location ~ "^/(|index\\.html|app\\.js|styles\\.css|s/${SPACE}|signin|host|new)$" {
+      limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
+      proxy_cache tribune;
+      proxy_cache_key $uri;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie;
+      proxy_hide_header Set-Cookie;
+      proxy_cache_valid 200 10s;
+      proxy_cache_revalidate on;
+      proxy_cache_lock on;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      add_header x-cache $upstream_cache_status always;
+      proxy_pass http://tribune_origin$uri;
+    }
+
+    # Anything else (health, source maps): passed through.
     location / {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
       proxy_pass http://tribune_origin;
