@@ -212,6 +212,10 @@ ${unlimited}
       proxy_cache tribune;
       proxy_cache_key $uri;
       proxy_cache_lock on;
+      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
+      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
+      # and goes to the origin uncached, past the lock. 0 caches from the first use.
+      proxy_cache_min_uses 0;
       proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
       proxy_cache_lock_age ${EDGE_HOLD_S}s;
       proxy_read_timeout ${EDGE_HOLD_S}s;
@@ -235,6 +239,10 @@ ${unlimited}
       proxy_cache tribune;
       proxy_cache_key $uri?$tribune_q_msn$tribune_q_part$tribune_q_skip;
       proxy_cache_lock on;
+      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
+      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
+      # and goes to the origin uncached, past the lock. 0 caches from the first use.
+      proxy_cache_min_uses 0;
       proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
       proxy_cache_lock_age ${EDGE_HOLD_S}s;
       proxy_read_timeout ${EDGE_HOLD_S}s;
@@ -262,6 +270,10 @@ ${unlimited}
       proxy_cache tribune;
       proxy_cache_key $uri?$tribune_q_v;
       proxy_cache_lock on;
+      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
+      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
+      # and goes to the origin uncached, past the lock. 0 caches from the first use.
+      proxy_cache_min_uses 0;
       proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
       proxy_cache_lock_age ${EDGE_HOLD_S}s;
       proxy_read_timeout ${EDGE_HOLD_S}s;
@@ -308,6 +320,10 @@ ${unlimited}
       proxy_cache_valid 200 10s;
       proxy_cache_revalidate on;
       proxy_cache_lock on;
+      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
+      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
+      # and goes to the origin uncached, past the lock. 0 caches from the first use.
+      proxy_cache_min_uses 0;
       proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
       add_header x-cache $upstream_cache_status always;
       proxy_pass http://tribune_origin$uri;
