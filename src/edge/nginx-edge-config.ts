@@ -209,20 +209,7 @@ ${unlimited}
     # Parts, segments and the init segment: immutable (the origin says so).
     location ~ "^/hls/${SPACE}/(init\\.mp4|seg/[0-9]{1,9}\\.m4s|part/[0-9]{1,9}\\.[0-9]{1,2}\\.m4s)$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
-      proxy_cache tribune;
-      proxy_cache_key $uri;
-      proxy_cache_lock on;
-      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
-      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
-      # and goes to the origin uncached, past the lock. 0 caches from the first use.
-      proxy_cache_min_uses 0;
-      proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
-      proxy_cache_lock_age ${EDGE_HOLD_S}s;
-      proxy_read_timeout ${EDGE_HOLD_S}s;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      proxy_ignore_headers Set-Cookie;
-      proxy_hide_header Set-Cookie;
-      add_header x-cache $upstream_cache_status always;
+${collapsed('$uri')}
       proxy_pass http://tribune_origin$uri;
     }
 
@@ -236,20 +223,7 @@ ${unlimited}
         add_header access-control-allow-origin * always;
         return 400 '{"error":{"code":"HLS_QUERY_INVALID","message":"_HLS_msn and _HLS_part take non-negative integers, _HLS_skip takes YES or v2"}}';
       }
-      proxy_cache tribune;
-      proxy_cache_key $uri?$tribune_q_msn$tribune_q_part$tribune_q_skip;
-      proxy_cache_lock on;
-      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
-      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
-      # and goes to the origin uncached, past the lock. 0 caches from the first use.
-      proxy_cache_min_uses 0;
-      proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
-      proxy_cache_lock_age ${EDGE_HOLD_S}s;
-      proxy_read_timeout ${EDGE_HOLD_S}s;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      proxy_ignore_headers Set-Cookie;
-      proxy_hide_header Set-Cookie;
-      add_header x-cache $upstream_cache_status always;
+${collapsed('$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip')}
       proxy_pass http://tribune_origin$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip;
     }
 
@@ -267,20 +241,7 @@ ${unlimited}
         add_header access-control-allow-origin * always;
         return 400 '{"error":{"code":"VALIDATION_FAILED","message":"The request does not match its schema","details":"querystring/v must be a version number"}}';
       }
-      proxy_cache tribune;
-      proxy_cache_key $uri?$tribune_q_v;
-      proxy_cache_lock on;
-      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
-      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
-      # and goes to the origin uncached, past the lock. 0 caches from the first use.
-      proxy_cache_min_uses 0;
-      proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
-      proxy_cache_lock_age ${EDGE_HOLD_S}s;
-      proxy_read_timeout ${EDGE_HOLD_S}s;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      proxy_ignore_headers Set-Cookie;
-      proxy_hide_header Set-Cookie;
-      add_header x-cache $upstream_cache_status always;
+${collapsed('$uri?$tribune_q_v')}
       proxy_pass http://tribune_origin$uri?$tribune_q_v;
     }
 
@@ -337,4 +298,31 @@ ${unlimited}
   }
 }
 `;
+}
+
+/**
+ * The directives every cached listener location shares: one origin request
+ * per key however many wait (the lock, held above the origin's longest
+ * hold), stale copies when the origin fails, no cookies either way.
+ */
+function collapsed(key: string): string {
+  return [
+    'proxy_cache tribune;',
+    `proxy_cache_key ${key};`,
+    'proxy_cache_lock on;',
+    // nginx counts a cache node's uses in 10 bits: with the default min_uses 1,
+    // every 1,024th concurrent request for an entry not cached yet sees the
+    // count wrap to 0 and goes to the origin uncached, past the lock.
+    '# 0, not the default 1: a use count that wraps at 1,024 would let a request past the lock.',
+    'proxy_cache_min_uses 0;',
+    `proxy_cache_lock_timeout ${EDGE_HOLD_S}s;`,
+    `proxy_cache_lock_age ${EDGE_HOLD_S}s;`,
+    `proxy_read_timeout ${EDGE_HOLD_S}s;`,
+    'proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;',
+    'proxy_ignore_headers Set-Cookie;',
+    'proxy_hide_header Set-Cookie;',
+    'add_header x-cache $upstream_cache_status always;',
+  ]
+    .map((line) => `      ${line}`)
+    .join('\n');
 }
