@@ -222,3 +222,13 @@ export function closeAndExit(tribune: { close(): Promise<void> }): (code: number
     );
   };
 }
+
+/** This process's limits on open files (children inherit them), from /proc/self/limits. */
+export function openFilesLimits(): { soft: number; hard: number } {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const [soft = 'unlimited', hard = 'unlimited'] = line?.slice('Max open files'.length).trim().split(/\s+/) ?? [];
+  const value = (s: string): number => (s === 'unlimited' ? Infinity : Number(s));
+  return { soft: value(soft), hard: value(hard) };
+}

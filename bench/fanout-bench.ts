@@ -16,13 +16,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fanoutChartSvg, type ChartRun } from './fanout-chart.js';
+import { fanoutChartSvg, type FanoutRun } from './fanout-chart.js';
 import { ensureIcecast, runIcecastFanout } from './fanout-icecast.js';
 import { runStaticNginx, runTribuneFanout } from './fanout-tribune.js';
 import { positive, writeJsonLine } from './bench-util.js';
 
 type System = 'tribune-edge' | 'icecast' | 'nginx-static';
-const RUNNERS: Record<System, (n: number, seconds: number) => Promise<ChartRun & Record<string, unknown>>> = {
+const RUNNERS: Record<System, (n: number, seconds: number) => Promise<FanoutRun>> = {
   'tribune-edge': runTribuneFanout,
   icecast: runIcecastFanout,
   'nginx-static': runStaticNginx,
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const seconds = positive('BENCH_SECONDS', 30);
   const systems = (process.env.BENCH_SYSTEMS ?? 'tribune-edge,icecast,nginx-static').split(',') as System[];
   if (systems.includes('icecast')) ensureIcecast();
-  const runs: (ChartRun & Record<string, unknown>)[] = [];
+  const runs: FanoutRun[] = [];
   for (const system of systems) {
     const runner = RUNNERS[system];
     if (!runner) throw new Error(`unknown system ${system}`);

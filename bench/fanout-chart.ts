@@ -3,12 +3,19 @@
  * labels): CPU seconds per listener-minute and late parts against the
  * number of listeners, one line per system.
  */
-export interface ChartRun {
+/** The keys every system of `npm run bench:fanout` reports for one run (the issue's JSON). */
+export type FanoutRun = {
   system: string;
   listeners: number;
   cpu_s_per_listener_min: number;
   late_parts_pct: number;
-}
+  latency_ms: { p50: number; p99: number };
+  origin_requests_per_s: number;
+  edge_requests_per_s: number;
+  rss_mb: number;
+};
+
+export type ChartRun = Pick<FanoutRun, 'system' | 'listeners' | 'cpu_s_per_listener_min' | 'late_parts_pct'>;
 
 const COLORS: Record<string, string> = { 'tribune-edge': '#7c5cff', icecast: '#e5484d', 'nginx-static': '#2f9e44' };
 const W = 900;

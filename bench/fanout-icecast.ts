@@ -67,10 +67,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../src/tools/free-port.js';
+import type { FanoutRun } from './fanout-chart.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLOCK_TICKS_PER_S, hostBusyMs, positive, round, withTimeout } from './bench-util.js';
+import { CLOCK_TICKS_PER_S, hostBusyMs, openFilesLimits, positive, round, withTimeout } from './bench-util.js';
 import {
   ACCESS_LOG_NAME,
   BITRATE_KBPS,
@@ -93,15 +95,8 @@ const WORKER_ENTRY = fileURLToPath(new URL('./icecast-listeners.ts', import.meta
 const ICECAST_BIN = '/usr/bin/icecast2';
 
 /** One run, in the keys every system of `npm run bench:fanout` reports, and Icecast's own details. */
-export type IcecastFanoutResult = {
+export type IcecastFanoutResult = FanoutRun & {
   system: 'icecast';
-  listeners: number;
-  cpu_s_per_listener_min: number;
-  late_parts_pct: number;
-  latency_ms: { p50: number; p99: number };
-  origin_requests_per_s: number;
-  edge_requests_per_s: number;
-  rss_mb: number;
   details: IcecastDetails;
 };
 export type Result = IcecastFanoutResult;
@@ -207,15 +202,6 @@ function checkFfmpeg(): void {
   if (!/\bicecast\b/.test(protocols)) throw new Error('ffmpeg has no icecast protocol');
 }
 
-function openFilesLimits(): { soft: number; hard: number } {
-  const line = readFileSync('/proc/self/limits', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  const [soft = 'unlimited', hard = 'unlimited'] = line?.slice('Max open files'.length).trim().split(/\s+/) ?? [];
-  const value = (s: string): number => (s === 'unlimited' ? Infinity : Number(s));
-  return { soft: value(soft), hard: value(hard) };
-}
-
 /** Spawns `argv` with its open-files soft limit raised to the hard limit (exec keeps the pid). */
 function spawnWithFileLimit(argv: string[], options: Parameters<typeof spawn>[2]): ChildProcess {
   return spawn('/bin/sh', ['-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...argv], options);
@@ -292,16 +278,6 @@ class GuardedServer {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function cpuMsOf(pid: number | undefined): number {
   if (pid === undefined) return NaN;

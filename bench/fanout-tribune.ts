@@ -54,7 +54,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../src/tools/free-port.js';
+import type { FanoutRun } from './fanout-chart.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,15 +72,8 @@ const RECORD_PARTS = 40;
 const TONE_HZ = 440;
 
 /** One run, in the keys every system of `npm run bench:fanout` reports, and its own details. */
-export type FanoutResult = {
+export type FanoutResult = FanoutRun & {
   system: 'tribune-edge' | 'nginx-static';
-  listeners: number;
-  cpu_s_per_listener_min: number;
-  late_parts_pct: number;
-  latency_ms: { p50: number; p99: number };
-  origin_requests_per_s: number;
-  edge_requests_per_s: number;
-  rss_mb: number;
   /** Presence beacons reaching the origin (writes; zero for nginx-static). */
   write_path_requests_per_s?: number;
   details: FanoutDetails;
@@ -206,17 +200,6 @@ function killOnExit(child: ChildProcess): void {
   child.once('exit', () => process.removeListener('exit', kill));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------- the edge's access log
 

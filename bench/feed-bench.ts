@@ -19,9 +19,8 @@
  * load generator each need about N + 100 descriptors. If the soft limit is
  * below that, runs are started through `bash -c 'ulimit -n <hard limit>'`.
  */
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runForJson, writeJsonLine } from './bench-util.js';
+import { openFilesLimits, runForJson, writeJsonLine } from './bench-util.js';
 import type { FeedRunResult } from './feed-run.js';
 
 const RUN_ENTRY = fileURLToPath(new URL('./feed-run.ts', import.meta.url));
@@ -65,7 +64,7 @@ async function main(): Promise<number> {
 function runOnce(size: number): Promise<FeedRunResult> {
   const node = [process.execPath, '--import', 'tsx', RUN_ENTRY, String(size)];
   const needed = size + 1000;
-  const soft = openFilesSoftLimit();
+  const soft = openFilesLimits().soft;
   const [command = 'node', ...args] =
     soft >= needed
       ? node
@@ -73,15 +72,6 @@ function runOnce(size: number): Promise<FeedRunResult> {
         ['bash', '-c', 'ulimit -Sn "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'feed-run', ...node];
   if (soft < needed) log(`open files soft limit ${soft} < ${needed}: raising it to the hard limit for the run`);
   return runForJson<FeedRunResult>(command, args, { cwd: REPO_ROOT, timeoutMs: RUN_TIMEOUT_MS });
-}
-
-function openFilesSoftLimit(): number {
-  try {
-    const value = execFileSync('bash', ['-c', 'ulimit -Sn'], { encoding: 'utf8' }).trim();
-    return value === 'unlimited' ? Infinity : Number(value);
-  } catch {
-    return 0;
-  }
 }
 
 function log(message: string): void {

@@ -48,13 +48,12 @@
  *   median, and the worst as count_error_pct_max.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { REACTION_EMOJI } from '../src/wire/limits.js';
 import type { CreatedSpace } from '../src/wire/api.js';
 import { TestAccount } from '../test/helpers/accounts.js';
-import { hostBusyMs, percentile, positive, round, sleep, writeJsonLine } from './bench-util.js';
+import { hostBusyMs, openFilesLimits, percentile, positive, round, sleep, writeJsonLine } from './bench-util.js';
 import type { ParentMessage, ServerStats } from './feed-server.js';
 import { ServerProcess, cpuProfileArgs } from './server-process.js';
 
@@ -397,7 +396,7 @@ class Listeners {
 
 async function run(count: number): Promise<FeedRunResult> {
   const setupStart = Date.now();
-  const fdLimit = openFilesLimit();
+  const fdLimit = openFilesLimits().soft;
   if (fdLimit < count + 1000) throw new Error(`open files limit ${fdLimit} is too low for ${count} listeners (need about ${count + 1000}); run through npm run bench:feed, which raises it, or ulimit -n`);
   const { server, url } = await startServer();
   const stats = (): Promise<ServerStats> => server.ask({ type: 'stats' }, 'stats');
@@ -534,19 +533,6 @@ async function run(count: number): Promise<FeedRunResult> {
     clearInterval(reactTimer);
     beacons.close();
     await server.stop();
-  }
-}
-
-/** The soft limit on open files of this process (the server child inherits it). */
-function openFilesLimit(): number {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    const soft = line?.split(/\s{2,}/)[1];
-    return soft === 'unlimited' ? Infinity : Number(soft);
-  } catch {
-    return NaN;
   }
 }
 

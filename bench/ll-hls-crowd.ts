@@ -74,9 +74,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { openFilesLimits } from './bench-util.js';
 import { HttpConnection, RequestPool, assertLoopback, type AnswerCallback } from './raw-http.js';
 
 export const MAX_LISTENERS = 50_000;
@@ -1258,23 +1258,10 @@ function spawnWorker(fdsNeeded: number): ChildProcess {
   const extra = (process.env.CROWD_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const node = [process.execPath, '--import', 'tsx', ...extra, WORKER_ENTRY];
   const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
-  if (openFilesLimit() >= fdsNeeded) return spawn(node[0] as string, node.slice(1), { stdio });
+  if (openFilesLimits().soft >= fdsNeeded) return spawn(node[0] as string, node.slice(1), { stdio });
   // Raise the worker's soft limit on open files (up to the hard limit unless we may raise that too).
   const script = `ulimit -n ${fdsNeeded} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
   return spawn('/bin/sh', ['-c', script, 'sh', ...node], { stdio });
-}
-
-/** The soft limit on open files of this process. */
-export function openFilesLimit(): number {
-  try {
-    const line = readFileSync('/proc/self/limits', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('Max open files'));
-    const soft = line?.split(/\s{2,}/)[1];
-    return soft === 'unlimited' ? Infinity : Number(soft);
-  } catch {
-    return NaN;
-  }
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

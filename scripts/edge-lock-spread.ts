@@ -32,7 +32,7 @@ import type { PartPosition } from '../src/hls/hls-types.js';
 import { PARTS_PER_SEGMENT } from '../src/hls/hls-types.js';
 import type { LiveStream } from '../src/hls/live-stream.js';
 import { buildServer } from '../src/server.js';
-import { freePort } from './edge-config.js';
+import { freePort } from '../src/tools/free-port.js';
 
 const VARNISHD = '/usr/sbin/varnishd';
 const VCL = fileURLToPath(new URL('../deploy/varnish/tribune-edge.vcl', import.meta.url));

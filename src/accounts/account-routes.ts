@@ -24,6 +24,7 @@ import {
   SignInBody,
   SignUpBody,
   TokenParams,
+  isoTime as iso,
 } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 import type { Auth} from './auth.js';
@@ -35,8 +36,6 @@ export interface AccountDeps {
   accounts: AccountStore;
   reminders: ReminderStore;
 }
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Promise<void> {
   const { auth, accounts, reminders } = deps;

@@ -17,7 +17,6 @@ import { KeyedBuckets } from '../guard/keyed-buckets.js';
 import { PresenceCounter } from '../feed/presence-counter.js';
 import { ReactionTally } from '../feed/reaction-tally.js';
 import { FEED_TICK_MS, StateFeed } from '../feed/state-feed.js';
-import { accountView } from '../accounts/auth.js';
 import { newId } from '../store/ids.js';
 import { API_LIMITS } from '../wire/limits.js';
 import type { FeedPin, FeedSeat, FeedState } from '../wire/feed.js';
@@ -25,9 +24,8 @@ import { TribuneError } from '../wire/errors.js';
 import type { MemberView, RequestToSpeak, StageRole } from '../wire/signalling.js';
 import type { HubDeps } from './hub-deps.js';
 import { Space, type LeaveReason } from './space.js';
+import { spaceSummary } from './space-views.js';
 import { checkBlock, checkMute, checkRoleChange, checkSeat, isModerator, type Place, type StageCounts } from './stage-rules.js';
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export class SpaceHub {
   /** The live stage, from start to end. */
@@ -243,11 +241,6 @@ export class SpaceHub {
     const who = this.people.get(accountId);
     if (!grant || !who) throw new TribuneError('NOT_ON_STAGE');
     return { role: grant.role, who };
-  }
-
-  /** Checks the account could join the stage (for a pass); throws otherwise. */
-  checkPass(account: StoredAccount): StageRole {
-    return this.admit(account.id).role;
   }
 
   private onMemberLeft(member: MemberView, reason: LeaveReason): void {
@@ -540,19 +533,8 @@ export class SpaceHub {
         return { accountId, username: person?.username ?? '', name: person?.displayName ?? '', role: grant.role, muted: member?.muted ?? false, connected: member !== undefined };
       });
     const speakingMembers = new Set(this.stage?.speakingNow() ?? []);
-    const host = this.record.hostAccountId ? this.people.get(this.record.hostAccountId) : undefined;
     return {
-      space: {
-        id: this.id,
-        title: this.record.title,
-        description: this.record.description,
-        state: this.record.state,
-        host: host ? accountView(host) : null,
-        createdAt: iso(this.record.createdAtMs) ?? '',
-        startsAt: iso(this.record.startsAtMs),
-        startedAt: iso(this.record.startedAtMs),
-        endedAt: iso(this.record.endedAtMs),
-      },
+      space: spaceSummary(this.record, this.host()),
       stage,
       speaking: [...members.values()].filter((m) => speakingMembers.has(m.id)).map((m) => m.accountId),
       invited: [...this.invites.keys()],

@@ -3,12 +3,11 @@ import type { FastifyRequest } from 'fastify';
 import { accountView } from '../accounts/auth.js';
 import type { StoredAccount } from '../store/account-store.js';
 import type { StoredSpace } from '../store/space-store.js';
-import type { SpaceView } from '../wire/api.js';
+import { isoTime as iso, type SpaceView } from '../wire/api.js';
 import type { MemberView } from '../wire/signalling.js';
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-export function spaceView(base: string, record: StoredSpace, host: StoredAccount | undefined, members: MemberView[]): SpaceView {
+/** What the API and the feed both say of a Space: everything but who is connected and its links. */
+export function spaceSummary(record: StoredSpace, host: StoredAccount | undefined): Omit<SpaceView, 'members' | 'links'> {
   return {
     id: record.id,
     title: record.title,
@@ -19,6 +18,12 @@ export function spaceView(base: string, record: StoredSpace, host: StoredAccount
     startsAt: iso(record.startsAtMs),
     startedAt: iso(record.startedAtMs),
     endedAt: iso(record.endedAtMs),
+  };
+}
+
+export function spaceView(base: string, record: StoredSpace, host: StoredAccount | undefined, members: MemberView[]): SpaceView {
+  return {
+    ...spaceSummary(record, host),
     members,
     links: {
       page: `${base}/s/${record.id}`,

@@ -9,7 +9,7 @@ import { StageRouter } from '../sfu/stage-router.js';
 import type { SfuOptions } from '../sfu/sfu-types.js';
 import type { StagePeer } from '../sfu/stage-peer.js';
 import { newId } from '../store/ids.js';
-import { ERRORS, TribuneError, type ErrorCode } from '../wire/errors.js';
+import { TribuneError, type ErrorCode } from '../wire/errors.js';
 import type { MemberView, ServerMessage, StageRole } from '../wire/signalling.js';
 
 export interface StageConnection {
@@ -158,7 +158,7 @@ export class Space {
     const member = this.memberOf(accountId);
     if (!member) return;
     if (code !== 'STEPPED_DOWN') member.connection.send({ type: 'error', code, message: new TribuneError(code).message });
-    member.connection.close(code === 'STEPPED_DOWN' ? 1000 : (ERRORS[code] as { close?: number }).close ?? 4000, code);
+    member.connection.close(code === 'STEPPED_DOWN' ? 1000 : (new TribuneError(code).closeCode ?? 4000), code);
     await this.leave(member.view.id, 'removed');
   }
 

@@ -9,7 +9,7 @@ export class StagePasses {
 
   /** Throws SPACE_NOT_LIVE, BLOCKED or NOT_ON_STAGE when the account may not go up. */
   async issue(hub: SpaceHub, account: StoredAccount, base: string): Promise<StagePass> {
-    const role = hub.checkPass(account);
+    const { role } = hub.admit(account.id);
     const token = await this.tokens.issue({ spaceId: hub.id, accountId: account.id });
     const socketUrl = `${base.replace(/^http/, 'ws')}/api/spaces/${hub.id}/stage?token=${encodeURIComponent(token)}`;
     return { token, socketUrl, role, expiresAt: new Date(Date.now() + this.tokens.ttlSeconds * 1000).toISOString() };

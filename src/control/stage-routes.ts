@@ -195,7 +195,7 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
         space: stage,
         role: grant.role,
         who: { accountId: grant.who.id, username: grant.who.username, name: grant.who.displayName },
-        requests: () => (grant.hub.placeOf(grant.who.id) === 'listener' ? [] : grant.hub.requestQueueFor(grant.who.id)),
+        requests: () => grant.hub.requestQueueFor(grant.who.id),
         end: () => grant.hub.end(grant.who),
         iceServers: deps.iceServers,
         log: app.log,

@@ -10,6 +10,9 @@ import { API_LIMITS, REACTION_EMOJI } from './limits.js';
 export { API_LIMITS, REACTION_EMOJI };
 
 const closed = { additionalProperties: false } as const;
+
+/** Times cross the wire as ISO 8601 strings; stored ones are ms since the epoch (or null). */
+export const isoTime = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const NoControlChars = '^[^\\u0000-\\u001f\\u007f]*$';
 
 export const SpaceId = Type.String({ pattern: '^[a-z2-9]{10}$', description: 'Space id' });

@@ -27,7 +27,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/tools/free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -152,16 +152,7 @@ async function postgresOwner(): Promise<{ uid: number; gid: number }> {
 /** A port that was free on 127.0.0.1 a moment ago and is not used by another server of this process. */
 async function pickPort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.unref();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        const port = typeof address === 'object' && address !== null ? address.port : 0;
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     if (port > 0 && !reservedPorts.has(port)) {
       reservedPorts.add(port);
       return port;

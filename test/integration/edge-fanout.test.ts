@@ -26,7 +26,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/tools/free-port.js';
 import { after, before, test } from 'node:test';
 import { nginxInstalled, startNginxEdge, type RunningEdge } from '../../src/edge/nginx-process.js';
 import { EDGE_HEADER } from '../../src/guard/edge-only.js';
@@ -108,17 +108,6 @@ function observeOrigin(http: Server): void {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const junk = (): string => `x=${randomBytes(6).toString('hex')}`;
 const hlsPath = (path: string): string => `/hls/${created.space.id}/${path}`;

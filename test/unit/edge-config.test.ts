@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { DEPLOY_CONF, SECRET_PLACEHOLDER, freePort, renderDeployConfig } from '../../scripts/edge-config.js';
+import { DEPLOY_CONF, SECRET_PLACEHOLDER, renderDeployConfig } from '../../scripts/edge-config.js';
+import { freePort } from '../../src/tools/free-port.js';
 import { EDGE_HOLD_S, renderNginxEdgeConfig, type EdgeConfigOptions } from '../../src/edge/nginx-edge-config.js';
 import { NGINX, startNginxEdge, type RunningEdge } from '../../src/edge/nginx-process.js';
 
