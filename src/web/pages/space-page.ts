@@ -102,8 +102,12 @@ class SpacePage implements SpaceContext {
   }
 
   seat(): StageRole | undefined {
+    return this.latest ? this.seatIn(this.latest) : undefined;
+  }
+
+  private seatIn(feed: FeedState): StageRole | undefined {
     const me = this.account?.id;
-    return me ? this.latest?.stage.find((s) => s.accountId === me)?.role : undefined;
+    return me ? feed.stage.find((s) => s.accountId === me)?.role : undefined;
   }
 
   async refreshPlace(): Promise<void> {
@@ -137,8 +141,12 @@ class SpacePage implements SpaceContext {
     }
     const seat = this.seat();
     if (!seat) this.stayDown = false;
-    // Only someone waiting for an answer asks the server again; everyone else reads the shared feed.
-    if (this.myPlace?.requested && feed.requests !== this.lastRequests && this.lastRequests !== -1) void this.refreshPlace().then(() => this.view?.update(feed));
+    // Only someone waiting for an answer, or whose own seat came or went, asks
+    // the server again; everyone else reads the shared feed. (A request and its
+    // acceptance can land in one feed version, so the queue length alone can miss it.)
+    const seatChanged = previous !== undefined && this.seatIn(previous) !== seat;
+    const queueMoved = this.myPlace?.requested === true && feed.requests !== this.lastRequests && this.lastRequests !== -1;
+    if (seatChanged || queueMoved) void this.refreshPlace().then(() => this.view?.update(feed));
     this.lastRequests = feed.requests;
     if (state === 'scheduled') {
       if (this.mode !== 'lobby') this.show('lobby', new LobbyView(this));
