@@ -60,6 +60,22 @@ export interface TribuneConfig {
   sfu: SfuOptions;
   /** SQL store: SQLite under TRIBUNE_DATA_DIR (default ./data), or PostgreSQL when DATABASE_URL is set. */
   store: StoreOptions;
+  replay: ReplayConfig;
+}
+
+export interface ReplayConfig {
+  /** Local replay storage (TRIBUNE_DATA_DIR/replays), unless S3 is configured. */
+  dir: string;
+  /** The recording journal, always on local disk (TRIBUNE_DATA_DIR/journal). */
+  journalDir: string;
+  /** TRIBUNE_REPLAY_S3_* (src/replay/storage-from-config.ts); none set: local disk. */
+  s3Env: Record<string, string | undefined>;
+  /** Replays go this long after their Space ends (TRIBUNE_REPLAY_RETENTION_DAYS, default 30; 0 keeps them). */
+  retentionMs: number;
+  /** Clips go this long after they are cut (TRIBUNE_CLIP_RETENTION_DAYS, default 90; 0 keeps them). */
+  clipRetentionMs: number;
+  /** How often expired replays and clips are deleted. Default 10 min. */
+  sweepIntervalMs: number;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConfig {
@@ -87,6 +103,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
       databaseUrl: env.DATABASE_URL || undefined,
       sqlitePath: join(env.TRIBUNE_DATA_DIR ?? 'data', 'tribune.db'),
     },
+    replay: {
+      dir: join(env.TRIBUNE_DATA_DIR ?? 'data', 'replays'),
+      journalDir: join(env.TRIBUNE_DATA_DIR ?? 'data', 'journal'),
+      s3Env: Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('TRIBUNE_REPLAY_S3_'))),
+      retentionMs: parseDays(env.TRIBUNE_REPLAY_RETENTION_DAYS, 30, 'TRIBUNE_REPLAY_RETENTION_DAYS'),
+      clipRetentionMs: parseDays(env.TRIBUNE_CLIP_RETENTION_DAYS, 90, 'TRIBUNE_CLIP_RETENTION_DAYS'),
+      sweepIntervalMs: 10 * 60_000,
+    },
     sfu: {
       ...DEFAULT_SFU_OPTIONS,
       iceServers: parseIceServers(env.TRIBUNE_ICE_SERVERS),
@@ -101,6 +125,12 @@ function parseCount(value: string | undefined, fallback: number, name: string): 
   const count = Number(value);
   if (!Number.isInteger(count) || count < 0 || count > 100) throw new Error(`${name} must be an integer 0-100, got ${value}`);
   return count;
+}
+
+function parseDays(value: string | undefined, fallback: number, name: string): number {
+  const days = value === undefined || value === '' ? fallback : Number(value);
+  if (!Number.isFinite(days) || days < 0 || days > 36_500) throw new Error(`${name} must be a number of days 0-36500, got ${value}`);
+  return days * 86_400_000;
 }
 
 function parsePort(value: string): number {

@@ -13,6 +13,7 @@ import type { TribuneConfig } from './config.js';
 import { accountRoutes } from './accounts/account-routes.js';
 import { Auth } from './accounts/auth.js';
 import { SpaceRegistry } from './control/space-registry.js';
+import { baseUrl } from './control/space-views.js';
 import { spaceRoutes } from './control/space-routes.js';
 import { StagePasses } from './control/stage-passes.js';
 import { stageRoutes } from './control/stage-routes.js';
@@ -21,8 +22,13 @@ import { feedRoutes } from './feed/feed-routes.js';
 import { edgeOnly } from './guard/edge-only.js';
 import { StartWebhook } from './notify/start-webhook.js';
 import { hlsRoutes } from './origin/hls-routes.js';
+import { LocalDiskStorage } from './replay/local-disk-storage.js';
+import { ReplayLibrary } from './replay/replay-library.js';
+import { replayRoutes } from './replay/replay-routes.js';
+import { storageFromEnv } from './replay/storage-from-config.js';
 import { AccountStore } from './store/account-store.js';
 import { openStore } from './store/database.js';
+import { RecordingStore } from './store/recording-store.js';
 import { ReminderStore } from './store/reminder-store.js';
 import { SpaceStore } from './store/space-store.js';
 import { SHARED_SCHEMAS } from './wire/api.js';
@@ -32,6 +38,7 @@ import { TribuneError } from './wire/errors.js';
 export interface Tribune {
   app: FastifyInstance;
   spaces: SpaceRegistry;
+  replays: ReplayLibrary;
   /** Listens on config.host:config.port and resolves to the base URL. */
   listen(): Promise<string>;
   /** Ends every Space and closes the server. Safe to call twice. */
@@ -65,6 +72,21 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   // One node owns its Spaces: any still live in the store were cut off by our last stop.
   await spaceStore.markInterrupted(Date.now());
   await accounts.deleteExpiredSessions(Date.now());
+  // Recordings the last stop cut off are sealed from their journals before anyone can ask for them.
+  const replayStorage = storageFromEnv(config.replay.s3Env, config.replay.dir);
+  // Temp files of puts the last stop interrupted; a put resolves only after its rename, so none of them counted.
+  if (replayStorage instanceof LocalDiskStorage) await replayStorage.sweepTemp();
+  const replays = new ReplayLibrary(
+    replayStorage,
+    new RecordingStore(store),
+    { journalDir: config.replay.journalDir, retentionMs: config.replay.retentionMs, clipRetentionMs: config.replay.clipRetentionMs },
+    app.log,
+  );
+  await replays.recoverAll(Date.now());
+  const sweeper = setInterval(() => {
+    replays.sweep(Date.now()).catch((error: unknown) => app.log.error(error, 'replay retention sweep'));
+  }, config.replay.sweepIntervalMs);
+  sweeper.unref();
   const webhook = new StartWebhook(config.webhook, app.log);
   let listeningAt = `http://localhost:${config.port}`;
   const spaces = new SpaceRegistry(
@@ -74,6 +96,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       accounts,
       reminders,
       webhook,
+      replays,
       publicBase: () => config.publicUrl?.replace(/\/$/, '') ?? listeningAt,
       log: app.log,
     },
@@ -132,11 +155,20 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   );
   await app.register(async (scope) => feedRoutes(scope, { auth, hubs: spaces, holdMs: config.feedHoldMs }));
   await app.register(async (scope) => hlsRoutes(scope, { streamOf: (id) => spaces.streamOf(id) }));
+  await app.register(async (scope) =>
+    replayRoutes(scope, {
+      auth,
+      accounts,
+      library: replays,
+      space: async (id) => (await spaces.get(id)).record,
+      base: (request) => baseUrl(publicUrl, request as Parameters<typeof baseUrl>[1]),
+    }),
+  );
 
   if (existsSync(join(config.webRoot, 'index.html'))) {
     await app.register(fastifyStatic, { root: config.webRoot, prefix: '/', index: 'index.html', wildcard: false });
     // Client-side routes of the single-page app.
-    for (const path of ['/s/:id', '/signin', '/host', '/new']) {
+    for (const path of ['/s/:id', '/c/:clipId', '/signin', '/host', '/new']) {
       app.get(path, { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
     }
   } else {
@@ -149,6 +181,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   return {
     app,
     spaces,
+    replays,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -160,7 +193,9 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(sweeper);
       await spaces.closeAll();
+      await replays.closeAll();
       await webhook.drain();
       await app.close();
       await store.close();

@@ -1,5 +1,6 @@
 /** What a SpaceHub needs from the process around it. */
 import type { TribuneConfig } from '../config.js';
+import type { ReplayLibrary } from '../replay/replay-library.js';
 import type { StartWebhook } from '../notify/start-webhook.js';
 import type { AccountStore } from '../store/account-store.js';
 import type { ReminderStore } from '../store/reminder-store.js';
@@ -14,6 +15,7 @@ export interface HubDeps {
   accounts: AccountStore;
   reminders: ReminderStore;
   webhook: StartWebhook;
+  replays: ReplayLibrary;
   /** Base URL for links in webhooks (TRIBUNE_PUBLIC_URL, or the address we listen on). */
   publicBase(): string;
   /** Throws SPACE_LIMIT_REACHED when this process hosts as many live Spaces as it may. */

@@ -27,6 +27,14 @@ import { Space, type LeaveReason } from './space.js';
 import { spaceSummary } from './space-views.js';
 import { checkBlock, checkMute, checkRoleChange, checkSeat, isModerator, type Place, type StageCounts } from './stage-rules.js';
 
+/** What a host fills in to open or schedule a Space. */
+export interface NewSpace {
+  title: string;
+  description: string;
+  startsAtMs: number | null;
+  recorded: boolean;
+}
+
 export class SpaceHub {
   /** The live stage, from start to end. */
   stage: Space | undefined;
@@ -74,7 +82,7 @@ export class SpaceHub {
   }
 
   /** A new Space: stored first, then opened (live at once unless it has a start time). */
-  static async create(host: StoredAccount, input: { title: string; description: string; startsAtMs: number | null }, deps: HubDeps): Promise<SpaceHub> {
+  static async create(host: StoredAccount, input: NewSpace, deps: HubDeps): Promise<SpaceHub> {
     const now = Date.now();
     const record: StoredSpace = {
       id: newId(10),
@@ -86,10 +94,11 @@ export class SpaceHub {
       startsAtMs: input.startsAtMs,
       startedAtMs: input.startsAtMs === null ? now : null,
       endedAtMs: null,
+      recorded: input.recorded,
     };
     await deps.spaces.insert(record);
     const hub = new SpaceHub(record, [{ accountId: host.id, role: 'host', grantedAtMs: now }], [host], [], deps);
-    if (record.state === 'live') hub.openStage();
+    if (record.state === 'live') await hub.openStage(now);
     return hub;
   }
 
@@ -151,7 +160,7 @@ export class SpaceHub {
       if (!(await this.deps.spaces.transition(this.id, ['scheduled'], 'live', now))) throw new TribuneError('SPACE_NOT_SCHEDULED');
       this.record.state = 'live';
       this.record.startedAtMs = now;
-      this.openStage();
+      await this.openStage(now);
       this.feed.changed(true);
       void this.remindSubscribers(now);
     });
@@ -205,9 +214,17 @@ export class SpaceHub {
     this.feed.close();
   }
 
-  private openStage(): void {
+  /** The stage and its audience stream; a recorded Space's recorder first, so the first part is kept. */
+  private async openStage(nowMs: number): Promise<void> {
     const limits = this.deps.config;
-    this.stage = new Space(this.id, this.record.title, limits.sfu, 1 + limits.maxCohosts + limits.maxSpeakers, {
+    // The Space starts on time even when its recording cannot: the failure is logged, listeners are served.
+    const recorder = this.record.recorded
+      ? await this.deps.replays.begin(this.id, nowMs).catch((error: unknown) => {
+          this.deps.log.error({ err: error, spaceId: this.id }, 'the recording could not start; the Space goes on unrecorded');
+          return undefined;
+        })
+      : undefined;
+    this.stage = new Space(this.id, this.record.title, limits.sfu, 1 + limits.maxCohosts + limits.maxSpeakers, recorder, {
       onStageChanged: (urgent) => this.feed.changed(urgent),
       onMemberLeft: (member, reason) => this.onMemberLeft(member, reason),
       // Only a host back on stage calls off the hand-over: a pass or an
@@ -482,6 +499,7 @@ export class SpaceHub {
     const now = Date.now();
     if (!this.reactionBuckets.take(account.id, now)) throw new TribuneError('REACTION_RATE_LIMITED');
     this.reactions.add(emoji, now);
+    this.stage?.audience.noteReaction(emoji, now);
     this.feed.changed(false);
   }
 

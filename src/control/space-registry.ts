@@ -8,6 +8,7 @@ import type { LiveStream } from '../hls/live-stream.js';
 import type { StoredAccount } from '../store/account-store.js';
 import { TribuneError } from '../wire/errors.js';
 import type { HubDeps } from './hub-deps.js';
+import type { NewSpace } from './space-hub.js';
 import { SpaceHub } from './space-hub.js';
 
 /** How long a finished Space stays in memory, in ms. */
@@ -28,7 +29,7 @@ export class SpaceRegistry {
     return { ...this.deps, reserveLiveSlot: () => this.reserveLiveSlot() };
   }
 
-  async create(host: StoredAccount, input: { title: string; description: string; startsAtMs: number | null }): Promise<SpaceHub> {
+  async create(host: StoredAccount, input: NewSpace): Promise<SpaceHub> {
     this.evict();
     if (input.startsAtMs === null) this.reserveLiveSlot();
     const hub = await SpaceHub.create(host, input, this.hubDeps);

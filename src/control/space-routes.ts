@@ -68,7 +68,12 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
     async (request, reply) => {
       const host = await auth.require(request);
       const startsAtMs = request.body.startsAt === undefined ? null : parseStart(request.body.startsAt, Date.now());
-      const hub = await hubs.create(host, { title: request.body.title.trim(), description: (request.body.description ?? '').trim(), startsAtMs });
+      const hub = await hubs.create(host, {
+        title: request.body.title.trim(),
+        description: (request.body.description ?? '').trim(),
+        startsAtMs,
+        recorded: request.body.record ?? false,
+      });
       const base = baseUrl(deps.publicUrl, request);
       const stagePass = hub.record.state === 'live' ? await passes.issue(hub, host, base) : null;
       return reply.code(201).send({ space: await viewOf(base, hub), stagePass });

@@ -18,6 +18,7 @@ export function spaceSummary(record: StoredSpace, host: StoredAccount | undefine
     startsAt: iso(record.startsAtMs),
     startedAt: iso(record.startedAtMs),
     endedAt: iso(record.endedAtMs),
+    recorded: record.recorded,
   };
 }
 

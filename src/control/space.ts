@@ -4,6 +4,7 @@
  * so it runs the same behind a WebSocket or in a test.
  */
 import { AudiencePipeline } from '../hls/audience-pipeline.js';
+import type { PartKeeper } from '../hls/part-keeper.js';
 import { opusCodec } from '../mixer/opus-codec.js';
 import { StageRouter } from '../sfu/stage-router.js';
 import type { SfuOptions } from '../sfu/sfu-types.js';
@@ -61,13 +62,15 @@ export class Space {
     title: string,
     sfu: SfuOptions,
     private readonly maxStageMembers: number,
+    /** The recorder of a recorded Space: every part is kept before listeners get it. */
+    keeper: PartKeeper | undefined,
     private readonly hooks: SpaceHooks = {},
   ) {
     this.id = id;
     this.title = title;
     this.createdAt = new Date();
     this.router = new StageRouter(sfu);
-    this.audience = new AudiencePipeline(this.router, opusCodec);
+    this.audience = new AudiencePipeline(this.router, opusCodec, keeper);
     this.router.on('speaking', (memberIds) => {
       this.speaking = memberIds;
       this.broadcast({ type: 'speaking', memberIds });

@@ -10,6 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from
 import pg from 'pg';
 import * as m0001 from './migrations/0001-spaces.js';
 import * as m0002 from './migrations/0002-accounts-roles-schedules.js';
+import * as m0003 from './migrations/0003-recordings-clips.js';
 import type { Schema } from './store-types.js';
 
 // int8 (bigint) columns come back from node-postgres as strings; our
@@ -33,7 +34,11 @@ export interface Store {
 }
 
 /** Every migration, in order; names sort in the order they run. */
-const MIGRATIONS: Record<string, Migration> = { '0001-spaces': m0001, '0002-accounts-roles-schedules': m0002 };
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-spaces': m0001,
+  '0002-accounts-roles-schedules': m0002,
+  '0003-recordings-clips': m0003,
+};
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const postgres = options.databaseUrl !== undefined && /^postgres(ql)?:\/\//.test(options.databaseUrl);

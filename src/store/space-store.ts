@@ -13,6 +13,8 @@ export interface StoredSpace {
   startsAtMs: number | null;
   startedAtMs: number | null;
   endedAtMs: number | null;
+  /** Its host chose at creation to keep a replay. */
+  recorded: boolean;
 }
 
 export interface StoredRoleGrant {
@@ -39,6 +41,7 @@ export class SpaceStore {
           starts_at_ms: space.startsAtMs,
           started_at_ms: space.startedAtMs,
           ended_at_ms: space.endedAtMs,
+          recorded: space.recorded ? 1 : 0,
         })
         .execute();
       if (space.hostAccountId) {
@@ -181,5 +184,6 @@ function toSpace(row: Selectable<SpacesTable>): StoredSpace {
     startsAtMs: ms(row.starts_at_ms),
     startedAtMs: ms(row.started_at_ms),
     endedAtMs: ms(row.ended_at_ms),
+    recorded: Number(row.recorded) === 1,
   };
 }

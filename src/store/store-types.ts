@@ -23,6 +23,41 @@ export interface SpacesTable {
   ended_at_ms: number | null;
   /** Row version, bumped on every update. */
   revision: Generated<number>;
+  /** 1 when its host chose at creation to keep a replay. */
+  recorded: Generated<number>;
+}
+
+export type StoredRecordingState = 'recording' | 'ready' | 'deleted' | 'expired';
+
+export interface RecordingsTable {
+  space_id: string;
+  state: StoredRecordingState;
+  started_at_ms: number;
+  /** Wall-clock time of the first kept sample: replay time 0. */
+  media_start_ms: number | null;
+  ended_at_ms: number | null;
+  duration_ms: Generated<number>;
+  segments: Generated<number>;
+  bytes: Generated<number>;
+  /** Parts published to listeners that could not be kept (a storage failure). */
+  lost_parts: Generated<number>;
+  expires_at_ms: number | null;
+}
+
+export type StoredClipState = 'ready' | 'deleted' | 'expired';
+
+export interface ClipsTable {
+  id: string;
+  space_id: string;
+  account_id: string;
+  title: string;
+  state: StoredClipState;
+  /** Where the clip starts in its replay, ms from replay time 0. */
+  start_ms: number;
+  duration_ms: number;
+  bytes: number;
+  created_at_ms: number;
+  expires_at_ms: number | null;
 }
 
 export interface AccountsTable {
@@ -90,4 +125,6 @@ export interface Schema {
   space_blocks: SpaceBlocksTable;
   subscriptions: SubscriptionsTable;
   notifications: NotificationsTable;
+  recordings: RecordingsTable;
+  clips: ClipsTable;
 }

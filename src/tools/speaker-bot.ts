@@ -26,6 +26,8 @@ export type AudioProgram =
   | { kind: 'tone'; hz: number; amplitude?: number }
   | { kind: 'pcm'; samples: Int16Array; loop?: boolean }
   | { kind: 'silence' }
+  /** Tones one after another (hz 0 is silence), looped: a known pattern to find again in a recording. */
+  | { kind: 'sequence'; steps: { hz: number; seconds: number }[]; amplitude?: number }
   | { kind: 'custom'; fill(out: Int16Array, frameIndex: number): void };
 
 export interface SpeakerBotOptions {
@@ -187,9 +189,26 @@ export class SpeakerBot {
         return;
       case 'silence':
         return;
+      case 'sequence': {
+        const hz = sequenceHzAt(program.steps, (this.frameIndex * FRAME_MS) / 1000);
+        if (hz > 0) this.phase = fillSine(out, hz, SAMPLE_RATE, program.amplitude ?? 0.3, this.phase);
+        return;
+      }
       case 'custom':
         program.fill(out, this.frameIndex);
         return;
     }
   }
+}
+
+/** The tone a looped sequence plays `atS` seconds in (0: silence). */
+export function sequenceHzAt(steps: readonly { hz: number; seconds: number }[], atS: number): number {
+  const total = steps.reduce((sum, step) => sum + step.seconds, 0);
+  if (!(total > 0)) return 0;
+  let t = atS % total;
+  for (const step of steps) {
+    if (t < step.seconds) return step.hz;
+    t -= step.seconds;
+  }
+  return 0;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run speaker -- --space <Space link> --token <API token> (--wav <file> | --tone <hz>) [--seconds <n>]`
+ * `npm run speaker -- --space <Space link> --token <API token> (--wav <file> | --tone <hz> | --tones <hz:s,hz:s,...>) [--seconds <n>]`
  *
  * Joins a Space's stage from Node as a real WebRTC peer and plays the audio
  * in real time until interrupted (or for --seconds). The account behind the
@@ -14,7 +14,7 @@ import { SAMPLE_RATE, SpeakerBot, type AudioProgram } from './speaker-bot.js';
 import { takeSeat } from './stage-seat.js';
 
 const USAGE =
-  'usage: npm run speaker -- --space <Space link> --token <API token> (--wav <file> | --tone <hz>) [--seconds <n>]\n' +
+  'usage: npm run speaker -- --space <Space link> --token <API token> (--wav <file> | --tone <hz> | --tones <hz:s,hz:s,...>) [--seconds <n>]\n' +
   '       (or TRIBUNE_API_TOKEN in the environment instead of --token; create one with POST /api/tokens)';
 
 function fail(message: string): never {
@@ -41,12 +41,26 @@ function readWav(path: string): Int16Array {
   return mono;
 }
 
+/** --tones 440:2,0:1,660:2: hz:seconds steps, looped; hz 0 is silence. */
+function parseTones(text: string): { hz: number; seconds: number }[] {
+  const steps = text.split(',').map((step) => {
+    const [hz, seconds] = step.split(':').map(Number);
+    if (hz === undefined || seconds === undefined || !Number.isFinite(hz) || !Number.isFinite(seconds)) fail(`--tones: "${step}" is not hz:seconds`);
+    if (hz !== 0 && (hz < 20 || hz > 20_000)) fail('--tones: each frequency is 0 (silence) or 20 to 20000 Hz');
+    if (seconds <= 0 || seconds > 3600) fail('--tones: each step lasts more than 0 and at most 3600 s');
+    return { hz, seconds };
+  });
+  if (steps.length === 0 || steps.length > 100) fail('--tones takes 1 to 100 steps');
+  return steps;
+}
+
 const { values } = parseArgs({
   options: {
     space: { type: 'string' },
     token: { type: 'string' },
     wav: { type: 'string' },
     tone: { type: 'string' },
+    tones: { type: 'string' },
     name: { type: 'string', default: 'Speaker bot' },
     seconds: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -59,10 +73,12 @@ if (values.help) {
 if (!values.space) fail('--space is required');
 const apiToken = values.token ?? process.env.TRIBUNE_API_TOKEN;
 if (!apiToken) fail('--token (or TRIBUNE_API_TOKEN) is required');
-if ((values.wav === undefined) === (values.tone === undefined)) fail('give exactly one of --wav and --tone');
+if ([values.wav, values.tone, values.tones].filter((v) => v !== undefined).length !== 1) fail('give exactly one of --wav, --tone and --tones');
 
 let program: AudioProgram;
-if (values.tone !== undefined) {
+if (values.tones !== undefined) {
+  program = { kind: 'sequence', steps: parseTones(values.tones) };
+} else if (values.tone !== undefined) {
   const hz = Number(values.tone);
   if (!Number.isFinite(hz) || hz < 20 || hz > 20_000) fail('--tone takes a frequency in Hz, 20 to 20000');
   program = { kind: 'tone', hz };
@@ -90,7 +106,7 @@ try {
   bot.stop();
   fail(`could not join: ${error instanceof Error ? error.message : String(error)}`);
 }
-console.log(`on stage as "${bot.session.me?.name ?? values.name}", playing ${values.tone !== undefined ? `${values.tone} Hz` : values.wav}; Ctrl-C to leave`);
+console.log(`on stage as "${bot.session.me?.name ?? values.name}", playing ${values.tones ?? (values.tone !== undefined ? `${values.tone} Hz` : values.wav)}; Ctrl-C to leave`);
 
 const leave = (): void => {
   bot.session.leave();

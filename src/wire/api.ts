@@ -56,6 +56,7 @@ export const SpaceSchema = Type.Object(
     startsAt: Type.Union([DateTime, Type.Null()]),
     startedAt: Type.Union([DateTime, Type.Null()]),
     endedAt: Type.Union([DateTime, Type.Null()]),
+    recorded: Type.Boolean({ description: 'The host chose to keep a replay' }),
     members: Type.Array(MemberSchema, { description: 'Who is connected to the stage now' }),
     links: Type.Object({
       page: Type.String({ description: 'Share link' }),
@@ -77,6 +78,7 @@ export const CreateSpaceBody = Type.Object(
     title: Title,
     description: Type.Optional(Description),
     startsAt: Type.Optional(DateTime),
+    record: Type.Optional(Type.Boolean({ description: 'Keep a replay listeners can play and clip after the end (default false)' })),
   },
   { ...closed, description: 'Without startsAt the Space is live at once; with it, it is scheduled (up to 30 days ahead).' },
 );
@@ -181,6 +183,54 @@ export const NotificationView = Type.Object({
 export const NotificationList = Type.Object({ notifications: Type.Array(NotificationView) });
 export const NotificationParams = Type.Object({ notificationId: Type.String({ pattern: '^[a-z2-9]{12}$' }) });
 export const Ok = Type.Object({ ok: Type.Literal(true) });
+
+// --- Replays and clips ---------------------------------------------------------
+export const ClipId = Type.String({ pattern: '^[a-z2-9]{10}$', description: 'Clip id' });
+export const ClipParams = Type.Object({ clipId: ClipId });
+export const ReplayView = Type.Object({
+  state: Type.Union([Type.Literal('recording'), Type.Literal('ready'), Type.Literal('deleted'), Type.Literal('expired')]),
+  durationS: Type.Number({ description: 'Seconds recorded (so far, while live)' }),
+  mediaStartedAt: Type.Union([DateTime, Type.Null()], { description: 'Wall-clock time of replay second 0' }),
+  endedAt: Type.Union([DateTime, Type.Null()]),
+  expiresAt: Type.Union([DateTime, Type.Null()]),
+  lostParts: Type.Integer({ description: 'Parts listeners heard that storage could not keep (0 unless storage failed)' }),
+  links: Type.Object({
+    playlist: Type.String({ description: 'VOD playlist (when ready)' }),
+    timeline: Type.String({ description: 'Stage and reactions by replay time (when ready)' }),
+    download: Type.String({ description: 'The whole conversation, Ogg Opus (when ready)' }),
+  }),
+});
+export type ReplayView = Static<typeof ReplayView>;
+export const ReplayEnvelope = Type.Object({ replay: ReplayView });
+export const ClipSchema = Type.Object({
+  id: ClipId,
+  spaceId: SpaceId,
+  spaceTitle: Type.String(),
+  title: Type.String(),
+  startS: Type.Number({ description: 'Where it starts in the replay' }),
+  durationS: Type.Number(),
+  createdAt: DateTime,
+  expiresAt: Type.Union([DateTime, Type.Null()]),
+  by: Type.Union([AccountRef, Type.Null()]),
+  links: Type.Object({
+    page: Type.String({ description: 'Share link' }),
+    playlist: Type.String({ description: 'VOD playlist' }),
+    file: Type.String({ description: 'The clip as one .mp4 (Opus), plays in browsers and players' }),
+  }),
+});
+export type ClipView = Static<typeof ClipSchema>;
+export const ClipEnvelope = Type.Object({ clip: ClipSchema });
+export const ClipList = Type.Object({ clips: Type.Array(ClipSchema) });
+export const CutClipBody = Type.Object(
+  {
+    // Bounds beyond the recording get CLIP_RANGE from the library, not a schema error.
+    startS: Type.Number({ minimum: -1e7, maximum: 1e7, description: 'Seconds from the start of the recording' }),
+    endS: Type.Number({ minimum: -1e7, maximum: 1e7 }),
+    title: Type.Optional(Type.String({ maxLength: API_LIMITS.maxTitleChars, pattern: NoControlChars })),
+  },
+  { ...closed, description: 'Up to 30 s of a recorded Space, live or ended' },
+);
+export type CutClipBody = Static<typeof CutClipBody>;
 
 /** The body of every error answer; registered once and referenced by `$ref: Error`. */
 export const ErrorBodySchema = Type.Object(

@@ -63,6 +63,17 @@ export const ERRORS = {
   HLS_HOLD_TIMEOUT: { status: 503, message: 'The part did not appear within three target durations' },
   HLS_NOT_FOUND: { status: 404, message: 'No such part, segment or playlist' },
   EDGE_ONLY: { status: 403, message: 'Listen through an edge: this origin serves listener routes only to its edges' },
+  // --- Replays and clips ----------------------------------------------------
+  NOT_RECORDED: { status: 409, message: 'This Space is not recorded: it has no replay and cannot be clipped' },
+  REPLAY_NOT_READY: { status: 409, message: 'The replay is ready when the Space ends' },
+  REPLAY_GONE: { status: 410, message: 'The replay was deleted by its host or expired' },
+  REPLAY_NOT_FOUND: { status: 404, message: 'No such replay segment' },
+  CLIP_RANGE: { status: 400, message: 'The clip must start at 0 or later and end after its start, within the recording' },
+  CLIP_TOO_LONG: { status: 400, message: 'A clip is at most 30 seconds long' },
+  CLIP_NOT_FOUND: { status: 404, message: 'No such clip' },
+  CLIP_GONE: { status: 410, message: 'The clip was deleted or expired' },
+  NOT_CLIP_OWNER: { status: 403, message: 'Only whoever cut the clip, or the host of its Space, can delete it' },
+  CLIP_RATE_LIMITED: { status: 429, message: 'Too many clips at once; wait a little' },
   // --- Signalling (WebSocket) --------------------------------------------
   SIGNAL_NOT_JSON: { status: 400, message: 'A signalling message must be a JSON object', close: 1007 },
   SIGNAL_TOO_LARGE: { status: 413, message: 'A signalling message is larger than allowed', close: 1009 },

@@ -1,4 +1,7 @@
 /** Starts a fresh Tribune on a free loopback port for one test file. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { configFromEnv, type TribuneConfig } from '../../src/config.js';
 import { buildServer, type Tribune } from '../../src/server.js';
 import type { CreatedSpace } from '../../src/wire/api.js';
@@ -23,13 +26,16 @@ export interface RunningTribune {
   /** Signs up a new account through the API. */
   account(username?: string, displayName?: string): Promise<TestAccount>;
   /** A live Space hosted by a new account. */
-  createSpace(title?: string, host?: TestAccount): Promise<TestSpace>;
+  createSpace(title?: string, host?: TestAccount, options?: { record?: boolean }): Promise<TestSpace>;
   close(): Promise<void>;
 }
 
 export async function startTribune(overrides: Partial<TribuneConfig> = {}): Promise<RunningTribune> {
+  // Replays and their journal in a fresh directory per server, removed at close unless the test gave its own.
+  const replayDir = overrides.replay ? undefined : mkdtempSync(join(tmpdir(), 'tribune-replays-'));
   const tribune = await buildServer({
     ...configFromEnv({}),
+    replay: { ...configFromEnv({}).replay, dir: join(replayDir ?? '', 'store'), journalDir: join(replayDir ?? '', 'journal') },
     host: '127.0.0.1',
     port: 0,
     // Node's fetch keeps Secure cookies on http://127.0.0.1 only with this off;
@@ -45,9 +51,9 @@ export async function startTribune(overrides: Partial<TribuneConfig> = {}): Prom
     url,
     tribune,
     account,
-    async createSpace(title = 'Test Space', hostAccount?: TestAccount) {
+    async createSpace(title = 'Test Space', hostAccount?: TestAccount, options: { record?: boolean } = {}) {
       const host = hostAccount ?? (await account());
-      const created = await host.bot<CreatedSpace>('POST', '/api/spaces', { title });
+      const created = await host.bot<CreatedSpace>('POST', '/api/spaces', { title, ...options });
       if (created.status !== 201 || !created.body.stagePass) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
       const spaceId = created.body.space.id;
       const speaker = async (name?: string) => {
@@ -66,7 +72,10 @@ export async function startTribune(overrides: Partial<TribuneConfig> = {}): Prom
         speakerPass: async (name?: string) => (await speaker(name)).token,
       };
     },
-    close: () => tribune.close(),
+    async close() {
+      await tribune.close();
+      if (replayDir) rmSync(replayDir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import { AccountStore, type StoredAccount } from '../../src/store/account-store.
 import { openStore, type Store, type StoreOptions } from '../../src/store/database.js';
 import { newId } from '../../src/store/ids.js';
 import * as m0001 from '../../src/store/migrations/0001-spaces.js';
+import { RecordingStore } from '../../src/store/recording-store.js';
 import { ReminderStore } from '../../src/store/reminder-store.js';
 import { SpaceStore, type StoredSpace } from '../../src/store/space-store.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
@@ -56,7 +57,7 @@ const backends: [string, (name: string) => Promise<StoreOptions>][] = [
 const T0 = 1_700_000_000_000;
 
 function spaceRecord(overrides: Partial<StoredSpace> = {}): StoredSpace {
-  return { id: newId(10), title: 'A Space', description: '', state: 'live', hostAccountId: null, createdAtMs: T0, startsAtMs: null, startedAtMs: T0, endedAtMs: null, ...overrides };
+  return { id: newId(10), title: 'A Space', description: '', state: 'live', hostAccountId: null, createdAtMs: T0, startsAtMs: null, startedAtMs: T0, endedAtMs: null, recorded: false, ...overrides };
 }
 
 for (const [name, optionsFor] of backends) {
@@ -87,7 +88,7 @@ for (const [name, optionsFor] of backends) {
       assert.equal(store.dialect, name === 'SQLite' ? 'sqlite' : 'postgres');
       const again = await openStore(options);
       const names = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      assert.deepEqual(names.rows.map((r) => r.name), ['0001-spaces', '0002-accounts-roles-schedules']);
+      assert.deepEqual(names.rows.map((r) => r.name), ['0001-spaces', '0002-accounts-roles-schedules', '0003-recordings-clips']);
       await again.close();
     });
 
@@ -216,7 +217,7 @@ for (const [name, optionsFor] of backends) {
       assert.equal((await reminders.notifications(fan.id, 10))[0]?.readAtMs, T0 + 300);
     });
 
-    test('migration 0002 upgrades a database that only has 0001, and its Spaces survive', async () => {
+    test('migrations 0002 and 0003 upgrade a database that only has 0001, and its Spaces survive', async () => {
       const upgrade = await optionsFor('upgrade');
       const db = upgrade.databaseUrl
         ? new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: upgrade.databaseUrl, max: 2 }) }) })
@@ -233,7 +234,7 @@ for (const [name, optionsFor] of backends) {
         const old = new SpaceStore(upgraded);
         assert.deepEqual(await old.get('old1endedx'), {
           id: 'old1endedx', title: 'Ended before accounts', description: '', state: 'ended', hostAccountId: null,
-          createdAtMs: T0, startsAtMs: null, startedAtMs: T0, endedAtMs: T0 + 60_000,
+          createdAtMs: T0, startsAtMs: null, startedAtMs: T0, endedAtMs: T0 + 60_000, recorded: false,
         });
         assert.equal((await old.get('old2livexx'))?.state, 'live');
         assert.equal(await old.markInterrupted(T0 + 2), 1);
@@ -244,9 +245,43 @@ for (const [name, optionsFor] of backends) {
         const next = spaceRecord({ state: 'scheduled', hostAccountId: host.id, startsAtMs: T0 + 5, startedAtMs: null });
         await old.insert(next);
         assert.equal((await old.get(next.id))?.state, 'scheduled');
+        // Recording rows work on it too (0003).
+        const recorded = spaceRecord({ hostAccountId: host.id, recorded: true });
+        await old.insert(recorded);
+        assert.equal((await old.get(recorded.id))?.recorded, true);
+        await new RecordingStore(upgraded).begin(recorded.id, T0);
+        assert.equal((await new RecordingStore(upgraded).get(recorded.id))?.state, 'recording');
       } finally {
         await upgraded.close();
       }
+    });
+
+    test('recordings and clips: begin, seal, expire, and clips by Space', async () => {
+      const host = await person();
+      const space = spaceRecord({ hostAccountId: host.id, recorded: true });
+      await spaces.insert(space);
+      const recordings = new RecordingStore(store);
+      await recordings.begin(space.id, T0);
+      await recordings.begin(space.id, T0 + 5); // a second begin keeps the first row
+      await recordings.setMediaStart(space.id, T0 + 100);
+      await recordings.setMediaStart(space.id, T0 + 999); // only the first sample counts
+      assert.deepEqual((await recordings.unsealed()).map((r) => r.spaceId).filter((id) => id === space.id), [space.id]);
+      await recordings.seal(space.id, { endedAtMs: T0 + 60_000, durationMs: 59_900, segments: 15, bytes: 240_000, lostParts: 0, expiresAtMs: T0 + 1_000_000 });
+      assert.deepEqual(await recordings.get(space.id), {
+        spaceId: space.id, state: 'ready', startedAtMs: T0, mediaStartMs: T0 + 100, endedAtMs: T0 + 60_000,
+        durationMs: 59_900, segments: 15, bytes: 240_000, lostParts: 0, expiresAtMs: T0 + 1_000_000,
+      });
+      const clip = { id: newId(10), spaceId: space.id, accountId: host.id, title: 'A moment', state: 'ready' as const, startMs: 1_000, durationMs: 30_000, bytes: 120_000, createdAtMs: T0 + 70_000, expiresAtMs: T0 + 2_000_000 };
+      await recordings.insertClip(clip);
+      assert.deepEqual(await recordings.clip(clip.id), clip);
+      assert.deepEqual((await recordings.clipsOf(space.id, 10)).map((c) => c.id), [clip.id]);
+      assert.deepEqual(await recordings.expiredReplays(T0 + 999_999, 10), []);
+      assert.ok((await recordings.expiredReplays(T0 + 1_000_000, 10)).includes(space.id));
+      assert.equal(await recordings.markGone(space.id, 'expired'), true);
+      assert.equal(await recordings.markGone(space.id, 'deleted'), false, 'only a ready replay goes');
+      assert.ok((await recordings.expiredClips(T0 + 2_000_000, 10)).includes(clip.id));
+      assert.equal(await recordings.markClipGone(clip.id, 'expired'), true);
+      assert.deepEqual(await recordings.clipsOf(space.id, 10), []);
     });
 
     test('a restart of the server loses no account, session, schedule, Space, role or block; live Spaces are interrupted', async () => {
