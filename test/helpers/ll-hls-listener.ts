@@ -38,6 +38,8 @@ export class LlHlsListener {
   constructor(
     private readonly playlistUrl: string,
     private readonly requestTimeoutMs = 5000,
+    /** Called with every part as it arrives (a test's ledger of what the origin served). */
+    private readonly onPart?: (part: PartRef, bytes: Uint8Array) => void,
   ) {}
 
   /** Reads the playlist once, then follows it from its newest part on. */
@@ -111,9 +113,10 @@ export class LlHlsListener {
   /** Fetches one part; true when it came and is the successor of the last one. */
   private async fetchPart(part: PartRef): Promise<boolean> {
     const uri = new URL(`part/${part.msn}.${part.part}.m4s`, this.playlistUrl).toString();
+    let bytes: ArrayBuffer;
     try {
       const response = await fetch(uri, { signal: AbortSignal.timeout(this.requestTimeoutMs) });
-      const bytes = await response.arrayBuffer();
+      bytes = await response.arrayBuffer();
       if (response.status !== 200 || bytes.byteLength === 0) {
         this.fail(`part ${part.msn}.${part.part}: ${response.status}, ${bytes.byteLength} bytes`);
         return false;
@@ -125,6 +128,7 @@ export class LlHlsListener {
     if (this.last && !samePart(part, nextPart(this.last))) this.fail(`part ${part.msn}.${part.part} after ${this.last.msn}.${this.last.part}`);
     this.report.parts.push(part);
     this.last = part;
+    this.onPart?.(part, new Uint8Array(bytes));
     return true;
   }
 }
