@@ -245,6 +245,15 @@ ${collapsed('$uri?$tribune_q_v')}
       proxy_pass http://tribune_origin$uri?$tribune_q_v;
     }
 
+    # Replays and clips: the same bytes for everyone once a Space has ended.
+    # Cached as long as the origin says (an hour: not immutable, a host can
+    # delete a replay), collapsed, query strings dropped.
+    location ~ "^/(replay/${SPACE}/(playlist\\.m3u8|init\\.mp4|timeline\\.json|download\\.ogg|seg-[0-9]{1,12}\\.m4s)|clips/${SPACE}/(playlist\\.m3u8|init\\.mp4|clip\\.m4s|clip\\.mp4))$" {
+      limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
+${collapsed('$uri')}
+      proxy_pass http://tribune_origin$uri;
+    }
+
     # --- everything else: passed through, never cached ------------------------
     # The stage WebSocket.
     location ~ "^/api/spaces/${SPACE}/stage$" {
@@ -272,7 +281,7 @@ ${collapsed('$uri?$tribune_q_v')}
     # revalidate, so a new version shows at once); the edge keeps them 10 s and
     # then revalidates by ETag, so the origin serves each file once per edge
     # every 10 s, not once per listener.
-    location ~ "^/(|index\\.html|app\\.js|styles\\.css|s/${SPACE}|signin|host|new)$" {
+    location ~ "^/(|index\\.html|app\\.js|styles\\.css|s/${SPACE}|c/${SPACE}|signin|host|new)$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
       proxy_cache tribune;
       proxy_cache_key $uri;

@@ -1,6 +1,6 @@
 /**
  * Scaled mode: the origin answers listener routes (playlists, parts,
- * segments, the state feed) only to its edges, which prove themselves with
+ * segments, the state feed, replay and clip media) only to its edges, which prove themselves with
  * a shared secret header. A listener who found the origin's address cannot
  * skip the cache; everything else (the API, the stage) is unaffected.
  */
@@ -10,7 +10,8 @@ import { TribuneError } from '../wire/errors.js';
 
 export const EDGE_HEADER = 'x-tribune-edge';
 
-const LISTENER_ROUTE = (url: string): boolean => url.startsWith('/hls/') || url === '/api/spaces/:id/feed';
+const LISTENER_ROUTE = (url: string): boolean =>
+  url.startsWith('/hls/') || url === '/api/spaces/:id/feed' || url === '/replay/:id/:file' || url === '/clips/:clipId/:file';
 
 export function edgeOnly(app: FastifyInstance, secret: string): void {
   const expected = Buffer.from(secret);

@@ -102,7 +102,10 @@ describe('the rendered edge config', () => {
       assert.equal(pass, key, 'the origin is asked for exactly what the key names');
     }
     assert.equal(listenerLocations(config).length, 3, 'media objects, playlists, the feed');
-    assert.equal(cachedLocations(config).length, 4, 'and the web client');
+    assert.equal(cachedLocations(config).length, 5, 'replay and clip media, and the web client');
+    const replays = cachedLocations(config).find((block) => block.includes('replay/'));
+    assert.ok(replays, 'replay and clip media are cached');
+    assert.match(replays, /proxy_cache_key \$uri;/, 'by path alone: query strings never reach the origin');
   });
 
   test(`lock and read timeouts outlast the origin's holds (${ORIGIN_PLAYLIST_HOLD_S} s playlists and parts, ${ORIGIN_FEED_HOLD_S} s feed)`, () => {
