@@ -47,10 +47,15 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
     return hub?.host() ?? (await accounts.byIds([record.hostAccountId]))[0];
   };
   const viewOf = async (base: string, hub: SpaceHub) => spaceView(base, hub.record, await hostOf(hub.record, hub), hub.members());
-  const listOf = async (base: string, records: StoredSpace[]) => {
+  const listOf = async (base: string, records: StoredSpace[], replays: StoredSpace[] = []) => {
+    records = [...records, ...replays];
     const hosts = new Map((await accounts.byIds([...new Set(records.flatMap((r) => (r.hostAccountId ? [r.hostAccountId] : [])))])).map((a) => [a.id, a]));
     const views = records.map((r) => spaceView(base, r, r.hostAccountId ? hosts.get(r.hostAccountId) : undefined, hubs.loaded(r.id)?.members() ?? []));
-    return { live: views.filter((v) => v.state === 'live'), upcoming: views.filter((v) => v.state === 'scheduled') };
+    return {
+      live: views.filter((v) => v.state === 'live'),
+      upcoming: views.filter((v) => v.state === 'scheduled'),
+      replays: views.filter((v) => v.state === 'ended' || v.state === 'interrupted'),
+    };
   };
 
   api.post(
@@ -85,7 +90,8 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
     { schema: { summary: 'Live Spaces and those scheduled, soonest first', tags, querystring: NoQuery, response: { 200: SpaceList, 400: ErrorSchema } } },
     async (request, reply) => {
       void reply.header('cache-control', 'public, max-age=5');
-      return listOf(baseUrl(deps.publicUrl, request), await spaces.listCurrent(Date.now() - 6 * 3600 * 1000, 100));
+      const [current, replays] = await Promise.all([spaces.listCurrent(Date.now() - 6 * 3600 * 1000, 100), spaces.listReplays(20)]);
+      return listOf(baseUrl(deps.publicUrl, request), current, replays);
     },
   );
 

@@ -255,6 +255,12 @@ export class ReplayLibrary {
     return clipView(stored);
   }
 
+  /** Seconds recorded so far by a live recorder (the open segment's complete parts included), or undefined. */
+  async recordedSoFarS(spaceId: string): Promise<number | undefined> {
+    if (!this.recorders.has(spaceId)) return undefined;
+    return (await this.clipSource(spaceId)).durationS;
+  }
+
   /** What a clip can be cut from: the sealed replay, or what a live recorder has kept so far. */
   private async clipSource(spaceId: string): Promise<{ durationS: number; segments: { startS: number; durationS: number; bytes: () => Promise<Uint8Array> }[] }> {
     const recorder = this.recorders.get(spaceId);

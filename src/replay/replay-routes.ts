@@ -74,12 +74,7 @@ export async function replayRoutes(app: FastifyInstance, deps: ReplayRouteDeps):
       if (!space.recorded) throw new TribuneError('NOT_RECORDED');
       const recording = await library.status(space.id);
       if (!recording) throw new TribuneError('REPLAY_NOT_READY');
-      const live = library.recorder(space.id)?.liveSegments();
-      let durationS = recording.durationMs / 1000;
-      if (recording.state === 'recording' && live) {
-        const last = live.kept.at(-1);
-        durationS = last ? (last.decodeTime - (live.kept[0]?.decodeTime ?? 0)) / live.timescale + last.samples * 0.02 : 0;
-      }
+      const durationS = (recording.state === 'recording' ? await library.recordedSoFarS(space.id) : undefined) ?? recording.durationMs / 1000;
       const base = `${deps.base(request)}/replay/${space.id}`;
       const view: ReplayView = {
         state: recording.state,

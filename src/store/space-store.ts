@@ -115,6 +115,19 @@ export class SpaceStore {
     return rows.map(toSpace);
   }
 
+  /** Ended Spaces whose replay is ready, newest first: what the home page offers to play again. */
+  async listReplays(limit: number): Promise<StoredSpace[]> {
+    const rows = await this.store.db
+      .selectFrom('spaces')
+      .innerJoin('recordings', 'recordings.space_id', 'spaces.id')
+      .selectAll('spaces')
+      .where('recordings.state', '=', 'ready')
+      .orderBy('spaces.ended_at_ms', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toSpace);
+  }
+
   /** Spaces an account hosts that are scheduled or live. */
   async hostedBy(accountId: string, limit: number): Promise<StoredSpace[]> {
     const rows = await this.store.db

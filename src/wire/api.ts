@@ -70,7 +70,11 @@ export const SpaceSchema = Type.Object(
 export type SpaceView = Static<typeof SpaceSchema>;
 const SpaceRef = Type.Ref(SpaceSchema);
 export const SpaceEnvelope = Type.Object({ space: SpaceRef });
-export const SpaceList = Type.Object({ live: Type.Array(SpaceRef), upcoming: Type.Array(SpaceRef) });
+export const SpaceList = Type.Object({
+  live: Type.Array(SpaceRef),
+  upcoming: Type.Array(SpaceRef),
+  replays: Type.Array(SpaceRef, { description: 'Ended Spaces with a replay, newest first' }),
+});
 export type SpaceList = Static<typeof SpaceList>;
 
 export const CreateSpaceBody = Type.Object(

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SpeakerBot } from '../../src/tools/speaker-bot.js';
-import type { ClipView, ReplayView } from '../../src/wire/api.js';
+import type { ClipView, ReplayView, SpaceList } from '../../src/wire/api.js';
 import type { ReplayTimeline } from '../../src/wire/replay.js';
 import type { TestAccount } from '../helpers/accounts.js';
 import { parsePlaylist, segmentsOf } from '../helpers/m3u8.js';
@@ -113,6 +113,8 @@ describe('a recorded Space', () => {
     assert.equal(replay.body.replay.state, 'ready');
     assert.ok(replay.body.replay.durationS >= 12, `replay lasts ${replay.body.replay.durationS} s`);
     assert.equal(replay.body.replay.lostParts, 0);
+    const listed = await listener.bot<SpaceList>('GET', '/api/spaces');
+    assert.ok(listed.body.replays.some((s) => s.id === space.space.id && s.recorded), 'the home page lists the replay');
 
     const response = await fetch(replay.body.replay.links.playlist);
     assert.equal(response.status, 200);
@@ -239,6 +241,8 @@ describe('a recorded Space', () => {
     assertError(await space.host.bot('DELETE', path), 410, 'REPLAY_GONE');
     assert.deepEqual(await server.tribune.replays.storage.list(`spaces/${space.space.id}/`), []);
     assert.deepEqual(await server.tribune.replays.storage.list('clips/'), []);
+    const listed = await listener.bot<SpaceList>('GET', '/api/spaces');
+    assert.ok(!listed.body.replays.some((s) => s.id === space.space.id), 'a deleted replay is no longer listed');
   });
 });
 
