@@ -97,11 +97,12 @@ export async function spaceRoutes(app: FastifyInstance, deps: SpaceRouteDeps): P
 
   api.get(
     '/api/me/spaces',
-    { schema: { summary: 'Spaces you host that are live or scheduled', tags, querystring: NoQuery, response: { 200: SpaceList, 400: ErrorSchema, 401: ErrorSchema } } },
+    { schema: { summary: 'Spaces you host that are live or scheduled, and your replays', tags, querystring: NoQuery, response: { 200: SpaceList, 400: ErrorSchema, 401: ErrorSchema } } },
     async (request, reply) => {
       const account = await auth.require(request);
       void reply.header('cache-control', 'no-store');
-      return listOf(baseUrl(deps.publicUrl, request), await spaces.hostedBy(account.id, 50));
+      const [current, replays] = await Promise.all([spaces.hostedBy(account.id, 50), spaces.listReplays(50, account.id)]);
+      return listOf(baseUrl(deps.publicUrl, request), current, replays);
     },
   );
 

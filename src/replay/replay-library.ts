@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ClipView } from '../wire/api.js';
 import type { ReplayTimeline } from '../wire/replay.js';
 import { TribuneError } from '../wire/errors.js';
+import { API_LIMITS } from '../wire/limits.js';
 import type { RecordingStore, StoredRecording } from '../store/recording-store.js';
 import { newId } from '../store/ids.js';
 import { initTimescale, scanSegment } from './fmp4-fragments.js';
@@ -19,7 +20,7 @@ import { replayKeys } from './replay-keys.js';
 import type { ReplayStorage } from './replay-storage.js';
 import { renderVodPlaylist } from './vod-playlist.js';
 
-export const MAX_CLIP_S = 30;
+export const MAX_CLIP_S = API_LIMITS.maxClipSeconds;
 /** Sealed manifests kept in memory (a replay's playlist and clips need it on every request). */
 const MANIFEST_CACHE = 200;
 

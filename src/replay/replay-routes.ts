@@ -23,6 +23,7 @@ import type { AccountStore } from '../store/account-store.js';
 import type { StoredSpace } from '../store/space-store.js';
 import { API_LIMITS, ClipEnvelope, ClipList, ClipParams, CutClipBody, ErrorSchema, NoQuery, Ok, ReplayEnvelope, SpaceParams, type ClipView, type ReplayView } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
+import { parseRange, type ByteRange } from './byte-ranges.js';
 import type { ReplayLibrary, StoredClipView } from './replay-library.js';
 
 export interface ReplayRouteDeps {
@@ -195,10 +196,21 @@ export async function replayRoutes(app: FastifyInstance, deps: ReplayRouteDeps):
 }
 
 function send(reply: FastifyReply, cacheControl: string, type: string, body: string | Uint8Array): FastifyReply {
+  void reply.header('cache-control', cacheControl).type(type);
+  if (typeof body === 'string') return reply.send(body);
+  void reply.header('accept-ranges', 'bytes');
+  let range: ByteRange | undefined;
+  try {
+    range = parseRange(reply.request.headers.range, body.byteLength);
+  } catch (error) {
+    if (error instanceof TribuneError) void reply.header('content-range', `bytes */${body.byteLength}`);
+    throw error;
+  }
+  if (!range) return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   return reply
-    .header('cache-control', cacheControl)
-    .type(type)
-    .send(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    .code(206)
+    .header('content-range', `bytes ${range.start}-${range.end}/${body.byteLength}`)
+    .send(Buffer.from(body.buffer, body.byteOffset + range.start, range.end - range.start + 1));
 }
 
 /**

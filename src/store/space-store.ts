@@ -115,13 +115,15 @@ export class SpaceStore {
     return rows.map(toSpace);
   }
 
-  /** Ended Spaces whose replay is ready, newest first: what the home page offers to play again. */
-  async listReplays(limit: number): Promise<StoredSpace[]> {
-    const rows = await this.store.db
+  /** Ended Spaces whose replay is ready, newest first (of one host, when given): what people play again. */
+  async listReplays(limit: number, hostAccountId?: string): Promise<StoredSpace[]> {
+    let query = this.store.db
       .selectFrom('spaces')
       .innerJoin('recordings', 'recordings.space_id', 'spaces.id')
       .selectAll('spaces')
-      .where('recordings.state', '=', 'ready')
+      .where('recordings.state', '=', 'ready');
+    if (hostAccountId !== undefined) query = query.where('spaces.host_account_id', '=', hostAccountId);
+    const rows = await query
       .orderBy('spaces.ended_at_ms', 'desc')
       .limit(limit)
       .execute();

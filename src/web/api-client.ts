@@ -7,12 +7,15 @@
 import type { Static } from '@sinclair/typebox';
 import type {
   AccountView,
+  ClipView,
   CreateSpaceBody,
   CreatedSpace,
+  CutClipBody,
   EditSpaceBody,
   MyPlace,
   NotificationView,
   PinView,
+  ReplayView,
   RequestView,
   SpaceList,
   SpaceView,
@@ -20,6 +23,7 @@ import type {
 } from '../wire/api.js';
 import type { ErrorBody, ErrorCode } from '../wire/errors.js';
 import type { FeedState } from '../wire/feed.js';
+import type { ReplayTimeline } from '../wire/replay.js';
 
 export type Notification = Static<typeof NotificationView>;
 export type QueuedRequest = Static<typeof RequestView>;
@@ -118,6 +122,16 @@ export const api = {
   react: (id: string, emoji: string) => call<{ ok: true }>('POST', `${space(id)}/reactions`, { emoji }),
   pin: (id: string, url: string, label: string) => call<Pin>('POST', `${space(id)}/pins`, { url, label }),
   unpin: (id: string, pinId: string) => call<{ ok: true }>('DELETE', `${space(id)}/pins/${encodeURIComponent(pinId)}`),
+
+  // --- replays and clips ---
+  replay: (id: string) => call<{ replay: ReplayView }>('GET', `${space(id)}/replay`),
+  /** `url` is the replay's links.timeline. */
+  timeline: (url: string) => call<ReplayTimeline>('GET', url),
+  deleteReplay: (id: string) => call<{ ok: true }>('DELETE', `${space(id)}/replay`),
+  cutClip: (id: string, body: CutClipBody) => call<{ clip: ClipView }>('POST', `${space(id)}/clips`, body),
+  clips: (id: string) => call<{ clips: ClipView[] }>('GET', `${space(id)}/clips`),
+  clip: (clipId: string) => call<{ clip: ClipView }>('GET', `/api/clips/${encodeURIComponent(clipId)}`),
+  deleteClip: (clipId: string) => call<{ ok: true }>('DELETE', `/api/clips/${encodeURIComponent(clipId)}`),
 };
 
 /** A message for people: the catalogue's, or the network's. */

@@ -1,5 +1,6 @@
 /** The browser client's entry: who is signed in, the top bar, then the page the URL names. */
 import { loadSession } from './account-session.js';
+import { clipPage } from './pages/clip-page.js';
 import { homePage } from './pages/home-page.js';
 import { hostPage } from './pages/host-page.js';
 import { signinPage } from './pages/signin-page.js';
@@ -20,7 +21,9 @@ async function start(): Promise<void> {
   renderSiteHeader(header, notices);
   const path = location.pathname.replace(/\/+$/, '') || '/';
   const space = /^\/s\/([a-z2-9]{10})$/.exec(path);
+  const clip = /^\/c\/([a-z2-9]{10})$/.exec(path);
   if (space?.[1]) spacePage(root, space[1]);
+  else if (clip?.[1]) await clipPage(root, clip[1]);
   else if (path === '/signin') signinPage(root);
   else if (path === '/host' || path === '/new') hostPage(root);
   else if (path === '/') await homePage(root);

@@ -18,6 +18,12 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   UPGRADE_REQUIRED: { status: 426, message: 'This route speaks WebSocket only' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too many or too large (16 KiB in all)' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
+  BAD_REQUEST: { status: 400, message: 'The request could not be parsed as HTTP' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests of this kind; wait as long as Retry-After says' },
+  OVERLOADED: { status: 503, message: 'The server is shedding load to keep live audio going; try again after Retry-After' },
+  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections from this address' },
   // --- Spaces (control) --------------------------------------------------
   SPACE_NOT_FOUND: { status: 404, message: 'No Space with this id' },
   SPACE_ENDED: { status: 410, message: 'This Space has ended' },
@@ -73,6 +79,7 @@ export const ERRORS = {
   CLIP_NOT_FOUND: { status: 404, message: 'No such clip' },
   CLIP_GONE: { status: 410, message: 'The clip was deleted or expired' },
   NOT_CLIP_OWNER: { status: 403, message: 'Only whoever cut the clip, or the host of its Space, can delete it' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The byte range starts past the end of the file' },
   CLIP_RATE_LIMITED: { status: 429, message: 'Too many clips at once; wait a little' },
   // --- Signalling (WebSocket) --------------------------------------------
   SIGNAL_NOT_JSON: { status: 400, message: 'A signalling message must be a JSON object', close: 1007 },
@@ -101,13 +108,16 @@ export class TribuneError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: string | undefined;
+  /** For 429 and 503: when to try again, in seconds (the Retry-After header, RFC 9110 §10.2.3). */
+  readonly retryAfterS: number | undefined;
 
-  constructor(code: ErrorCode, details?: string) {
+  constructor(code: ErrorCode, details?: string, options: { retryAfterS?: number } = {}) {
     super(ERRORS[code].message);
     this.name = 'TribuneError';
     this.code = code;
     this.status = ERRORS[code].status;
     this.details = details;
+    this.retryAfterS = options.retryAfterS;
   }
 
   toBody(): ErrorBody {

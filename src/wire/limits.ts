@@ -14,6 +14,8 @@ export const API_LIMITS = {
   maxPins: 3,
   maxPinUrlChars: 500,
   maxPinLabelChars: 80,
+  /** Longest clip, in seconds. */
+  maxClipSeconds: 30,
 } as const;
 
 /** The reactions a listener can send; anything else is refused at the border. */

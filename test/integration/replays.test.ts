@@ -115,6 +115,8 @@ describe('a recorded Space', () => {
     assert.equal(replay.body.replay.lostParts, 0);
     const listed = await listener.bot<SpaceList>('GET', '/api/spaces');
     assert.ok(listed.body.replays.some((s) => s.id === space.space.id && s.recorded), 'the home page lists the replay');
+    const mine = await space.host.bot<SpaceList>('GET', '/api/me/spaces');
+    assert.deepEqual(mine.body.replays.map((s) => s.id), [space.space.id], "the host's dashboard lists it");
 
     const response = await fetch(replay.body.replay.links.playlist);
     assert.equal(response.status, 200);
@@ -138,6 +140,20 @@ describe('a recorded Space', () => {
     assert.equal(probe.format.format_name, 'ogg');
     assert.equal(probe.streams[0]?.codec_name, 'opus');
     assertFollowsSequence(toneRuns(pcm, FREQUENCIES), 'download');
+
+    // Byte ranges (Safari needs them to play a file; a broken download resumes).
+    const whole = (await fetchBytes(url)).bytes;
+    assert.equal(headers.get('accept-ranges'), 'bytes');
+    const part = await fetch(url, { headers: { range: 'bytes=100-199' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 100-199/${whole.byteLength}`);
+    assert.deepEqual(new Uint8Array(await part.arrayBuffer()), whole.subarray(100, 200));
+    const tail = await fetch(url, { headers: { range: 'bytes=-50' } });
+    assert.deepEqual(new Uint8Array(await tail.arrayBuffer()), whole.subarray(whole.byteLength - 50));
+    const past = await fetch(url, { headers: { range: `bytes=${whole.byteLength}-` } });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get('content-range'), `bytes */${whole.byteLength}`);
+    assert.equal(((await past.json()) as { error: { code: string } }).error.code, 'RANGE_NOT_SATISFIABLE');
   });
 
   test('ffmpeg plays the VOD playlist over HTTP with the same tones', async () => {

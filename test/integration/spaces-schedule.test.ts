@@ -111,7 +111,7 @@ describe('scheduling', () => {
     for (const startsAt of [isoFromNow(31 * DAY), isoFromNow(30 * DAY + HOUR), isoFromNow(-HOUR), '2001-01-01T00:00:00Z']) {
       assertError(await host.call('POST', '/api/spaces', { title: 'Out of range', startsAt }), 400, 'START_OUT_OF_RANGE', startsAt);
     }
-    assert.deepEqual(await mySpaces(host), { live: [], upcoming: [] });
+    assert.deepEqual(await mySpaces(host), { live: [], upcoming: [], replays: [] });
     assert.ok(![...(await allSpaces()).upcoming].some((s) => s.title === 'Out of range'));
   });
 
@@ -142,7 +142,7 @@ describe('scheduling', () => {
     assertError(await host.call('POST', '/api/spaces', '{"title": "unterminated'), 400, 'VALIDATION_FAILED', 'broken JSON');
     const plain = await httpCall(server.url, 'POST', '/api/spaces', { body: JSON.stringify({ title: 'As text' }), headers: { 'content-type': 'text/plain', authorization: `Bearer ${host.apiToken}` } });
     assertError(plain, 415, 'UNSUPPORTED_MEDIA_TYPE');
-    assert.deepEqual(await mySpaces(host), { live: [], upcoming: [] });
+    assert.deepEqual(await mySpaces(host), { live: [], upcoming: [], replays: [] });
     // The limits themselves are allowed.
     const longest = await schedule(host, { title: 't'.repeat(100), description: 'd'.repeat(1000), startsAt: start });
     assert.equal(longest.title.length, 100);
@@ -160,7 +160,7 @@ describe('scheduling', () => {
     for (const title of ['Bell\u0007', 'Be\u0007ll', 'Esc\u001b[31mred']) {
       assertError(await host.call('POST', '/api/spaces', { title, startsAt: isoFromNow(DAY) }), 400, 'VALIDATION_FAILED', JSON.stringify(title));
     }
-    assert.deepEqual(await mySpaces(host), { live: [], upcoming: [] });
+    assert.deepEqual(await mySpaces(host), { live: [], upcoming: [], replays: [] });
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * The host dashboard: schedule a Space (or start one now), and the Spaces
- * I host that are live or coming up, with start, edit and cancel.
+ * The host dashboard: schedule a Space (or start one now), recorded or
+ * not, and the Spaces I host that are live or coming up, with start, edit
+ * and cancel.
  */
 import type { SpaceView } from '../../wire/api.js';
 import { API_LIMITS } from '../../wire/limits.js';
@@ -34,6 +35,7 @@ function scheduleForm(onScheduled: () => Promise<void>): HTMLFormElement {
     max: toLocalInputValue(new Date(now.getTime() + API_LIMITS.maxScheduleAheadMs - 60_000)),
     'aria-describedby': 'starts-at-hint',
   });
+  const record = h('input', { type: 'checkbox', id: 'space-record', name: 'record', 'aria-describedby': 'record-hint' });
   const status = h('p', { class: 'error', role: 'alert', id: 'schedule-error' });
   const done = h('p', { class: 'success', role: 'status', id: 'schedule-status' });
   const schedule = h('button', { type: 'submit', id: 'schedule' }, 'Schedule');
@@ -49,6 +51,8 @@ function scheduleForm(onScheduled: () => Promise<void>): HTMLFormElement {
     h('label', { for: 'space-starts-at' }, 'Starts at'),
     startsAt,
     h('p', { class: 'hint', id: 'starts-at-hint' }, `Your local time, up to 30 days ahead.`),
+    h('label', { for: 'space-record', class: 'check' }, record, 'Record this Space'),
+    h('p', { class: 'hint', id: 'record-hint' }, 'After it ends, anyone can replay it and download it, and signed-in listeners can cut clips. Everyone in the Space sees that it is recorded.'),
     h('div', { class: 'row' }, schedule, startNow),
     status,
     done,
@@ -72,7 +76,7 @@ function scheduleForm(onScheduled: () => Promise<void>): HTMLFormElement {
       return;
     }
     void runAction(schedule, status, async () => {
-      const created = await api.createSpace({ title: text, description: description.value.trim(), startsAt: when.toISOString() });
+      const created = await api.createSpace({ title: text, description: description.value.trim(), startsAt: when.toISOString(), record: record.checked });
       form.reset();
       done.textContent = `Scheduled “${created.space.title}”.`;
       await onScheduled();
@@ -83,7 +87,7 @@ function scheduleForm(onScheduled: () => Promise<void>): HTMLFormElement {
     const text = readTitle();
     if (!text) return;
     void runAction(startNow, status, async () => {
-      const created = await api.createSpace({ title: text, description: description.value.trim() });
+      const created = await api.createSpace({ title: text, description: description.value.trim(), record: record.checked });
       location.assign(`/s/${created.space.id}`);
     }, describeError);
   });

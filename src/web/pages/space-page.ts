@@ -4,7 +4,7 @@
  *
  *   scheduled -> lobby (countdown, reminder; the host's Start)
  *   live      -> listener (HLS) or, with a seat on stage, the stage (WebRTC)
- *   ended, cancelled, interrupted -> the end
+ *   ended, cancelled, interrupted -> the end (the replay, when recorded)
  *
  * Going up swaps the HLS player for the stage in place: the player is
  * stopped and detached first, so the conversation is never heard twice;
@@ -26,6 +26,7 @@ import { h, mount } from '../ui/dom.js';
 import { ReactionLayer } from '../ui/reaction-layer.js';
 import { endedView, notFoundView } from './space/ended-view.js';
 import { ListenerView } from './space/listener-view.js';
+import { ReplayView } from './space/replay-view.js';
 import { LobbyView, startingView } from './space/lobby-view.js';
 import { TERMINAL_STATES, type ModeView, type SpaceContext } from './space/space-context.js';
 import { SpaceSummary } from './space/space-summary.js';
@@ -200,11 +201,11 @@ class SpacePage implements SpaceContext {
     this.show('listener', new ListenerView(this));
   }
 
-  /** The feed says the Space is over: the last view, and no more polling. */
+  /** The feed says the Space is over: its replay when it was recorded, else the last view; no more polling. */
   private showEnded(): void {
     this.watcher.stop();
     this.summary.element.hidden = false;
-    this.show('ended', endedView(this.latest));
+    this.show('ended', this.latest?.space.recorded ? new ReplayView(this, this.latest) : endedView(this.latest));
     this.announce('');
   }
 

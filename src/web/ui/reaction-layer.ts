@@ -2,8 +2,10 @@
  * Reactions floating over the Space. The feed carries counts per emoji for
  * each of the last few seconds; a new feed version may repeat a second it
  * already carried (with the same or higher counts), so only the growth since
- * the last version floats. At most MAX_FLOATING are in the air at once; with
- * prefers-reduced-motion they fade in place instead of rising.
+ * the last version floats. A replay floats each second's reactions as its
+ * playback passes that second (`burst`). At most MAX_FLOATING are in the
+ * air at once; with prefers-reduced-motion they fade in place instead of
+ * rising.
  */
 import type { ReactionSecond } from '../../wire/feed.js';
 import { h } from './dom.js';
@@ -37,8 +39,21 @@ export class ReactionLayer {
       this.primed = true;
       return;
     }
-    // Spread a second's reactions over that second, as they were sent.
-    fresh.forEach((emoji, index) => setTimeout(() => this.float(emoji), Math.round((index / Math.max(1, fresh.length)) * 900)));
+    this.spread(fresh);
+  }
+
+  /** Floats one second's reactions now (a replay passing the second they were sent in). */
+  burst(counts: Record<string, number>): void {
+    const emoji: string[] = [];
+    for (const [name, count] of Object.entries(counts)) for (let i = 0; i < count; i++) emoji.push(name);
+    this.spread(emoji);
+  }
+
+  /** Spreads a second's reactions over that second, as they were sent. */
+  private spread(all: string[]): void {
+    // No more timers than could float at once, whatever a second held.
+    const emoji = all.length > MAX_FLOATING ? all.filter((_, i) => i % Math.ceil(all.length / MAX_FLOATING) === 0) : all;
+    emoji.forEach((one, index) => setTimeout(() => this.float(one), Math.round((index / Math.max(1, emoji.length)) * 900)));
   }
 
   private float(emoji: string): void {

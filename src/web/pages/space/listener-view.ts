@@ -2,8 +2,9 @@
  * The audience's view of a live Space: the mixed conversation over LL-HLS
  * (LivePlayer), the stage with who talks (in step with the audio, from the
  * playlist's DATERANGE state; from the feed until the player has it),
- * reactions, and the way up: request to speak, answer an invitation, or
- * rejoin the stage when I still hold a seat.
+ * reactions, clipping the last 30 s heard when the Space is recorded, and
+ * the way up: request to speak, answer an invitation, or rejoin the stage
+ * when I still hold a seat.
  */
 import type { FeedState } from '../../../wire/feed.js';
 import type { StageState } from '../../../wire/stage-state.js';
@@ -13,6 +14,7 @@ import { LivePlayer } from '../../listener/live-player.js';
 import { button, h, mount, runAction } from '../../ui/dom.js';
 import { renderStage, type SeatView } from '../../ui/member-tile.js';
 import { reactionBar } from '../../ui/reaction-bar.js';
+import { clipControl } from './clip-control.js';
 import type { ModeView, SpaceContext } from './space-context.js';
 
 const VOLUME_KEY = 'tribune.volume';
@@ -34,6 +36,7 @@ export class ListenerView implements ModeView {
   private playerState: StageState | undefined;
   private lastActions = '';
   private destroyed = false;
+  private readonly recorded: boolean;
 
   constructor(private readonly ctx: SpaceContext) {
     const status = h('span', { class: 'muted', id: 'listen-status', role: 'status' }, STATUS_TEXT.connecting);
@@ -73,6 +76,10 @@ export class ListenerView implements ModeView {
 
     const account = ctx.account;
     const blocked = ctx.place()?.blocked === true;
+    this.recorded = ctx.feed()?.space.recorded === true;
+    const clip = this.recorded && account
+      ? clipControl({ spaceId: ctx.spaceId, signedIn: true, mode: 'live', endS: () => this.heardUpToS(), announce: (text, ms) => ctx.announce(text, ms) })
+      : null;
     this.element = h(
       'div',
       { class: 'listener-view', id: 'listener-view' },
@@ -81,6 +88,7 @@ export class ListenerView implements ModeView {
         { class: 'panel player', 'aria-label': 'Listening' },
         h('div', { class: 'row player-row' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), status, playButton),
         h('div', { class: 'row' }, h('label', { for: 'volume', class: 'inline' }, 'Volume'), volume),
+        clip,
         this.audio,
       ),
       h('section', { class: 'panel', 'aria-labelledby': 'stage-heading' }, h('h2', { id: 'stage-heading' }, 'On stage'), this.stage),
@@ -110,6 +118,20 @@ export class ListenerView implements ModeView {
     this.audio.remove();
   }
 
+  /**
+   * The replay second of the audio playing now: its program date-time minus
+   * the recording's start, within what is recorded so far (the recording
+   * holds every part before listeners get it). Before the player knows the
+   * date-time, the end of the recording.
+   */
+  private async heardUpToS(): Promise<number | null> {
+    const { replay } = await api.replay(this.ctx.spaceId);
+    if (!replay.mediaStartedAt) return null;
+    const playingMs = this.player.playingDate?.getTime();
+    const heardS = playingMs === undefined ? replay.durationS : (playingMs - Date.parse(replay.mediaStartedAt)) / 1000;
+    return Math.min(replay.durationS, heardS);
+  }
+
   private renderStage(feed = this.ctx.feed()): void {
     if (!feed) return;
     // Talking and muted as of the audio playing now, when the playlist has told us.
@@ -124,7 +146,8 @@ export class ListenerView implements ModeView {
     const account = this.ctx.account;
     const place = this.ctx.place();
     if (!account || !place) {
-      this.setActions('anonymous', () => [h('p', { class: 'muted' }, h('a', { href: signInUrl('signin'), id: 'signin-to-take-part' }, 'Sign in'), ' to react or ask to speak.')]);
+      const what = this.recorded ? ' to react, clip or ask to speak.' : ' to react or ask to speak.';
+      this.setActions('anonymous', () => [h('p', { class: 'muted' }, h('a', { href: signInUrl('signin'), id: 'signin-to-take-part' }, 'Sign in'), what)]);
       return;
     }
     if (place.blocked) {

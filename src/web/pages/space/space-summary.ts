@@ -1,6 +1,7 @@
 /**
- * The top of the Space page, whatever the role: title, state, host, start,
- * description, share link and .ics, listener count and pinned links.
+ * The top of the Space page, whatever the role: title, state (and whether
+ * it is recorded), host, start, description, share link and .ics, listener
+ * count and pinned links.
  */
 import type { FeedState } from '../../../wire/feed.js';
 import { api, describeError } from '../../api-client.js';
@@ -13,6 +14,8 @@ export class SpaceSummary {
   readonly element: HTMLElement;
   private readonly title = h('h1', { id: 'space-title', tabindex: -1 });
   private badge: HTMLElement = h('span');
+  /** Listeners and speakers are told, before and while, that the Space is kept. */
+  private readonly recorded = h('span', { class: 'badge rec', id: 'recorded-badge', hidden: true });
   private readonly when = h('span', { class: 'muted' });
   private readonly host = h('span', { class: 'muted', id: 'space-host' });
   private readonly description = h('p', { class: 'description', id: 'space-description' });
@@ -32,7 +35,7 @@ export class SpaceSummary {
       'header',
       { class: 'space-summary' },
       this.title,
-      h('p', { class: 'meta-line' }, this.badge, this.when, this.host),
+      h('p', { class: 'meta-line' }, this.badge, this.recorded, this.when, this.host),
       this.description,
       this.count,
       this.share = h('div', { class: 'row share-row' }, copyLinkButton(link, 'this Space'), h('a', { href: `/api/spaces/${spaceId}/calendar.ics`, download: `${spaceId}.ics`, class: 'button-link secondary small', id: 'ics-link', 'aria-label': 'Calendar (.ics) for this Space' }, 'Calendar (.ics)')),
@@ -48,6 +51,9 @@ export class SpaceSummary {
     this.badge.replaceWith((this.badge = stateBadge(space.state)));
     this.when.textContent = space.state === 'scheduled' ? formatStart(space.startsAt) : space.state === 'live' ? `since ${formatStart(space.startedAt)}` : '';
     this.host.textContent = space.host ? `Hosted by ${space.host.displayName}` : '';
+    this.recorded.hidden = !space.recorded || !(space.state === 'live' || space.state === 'scheduled');
+    this.recorded.textContent = space.state === 'live' ? '● Recording' : 'Recorded';
+    this.recorded.title = space.state === 'live' ? 'This Space is being recorded: it can be replayed and clipped.' : 'This Space will be recorded: it can be replayed and clipped.';
     this.description.textContent = space.description;
     this.description.hidden = space.description === '';
     const { count, peak } = feed.listeners;
