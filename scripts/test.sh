@@ -12,6 +12,8 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # The edge's tests run Debian's nginx (src/edge/nginx-process.ts).
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# Shared rate limits: the guard's tests start a throwaway Redis (test/helpers/redis.ts).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # Reactions are emoji; without a colour emoji font the screenshots show empty boxes.
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if ((${#need[@]})); then
@@ -22,6 +24,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The nginx package may start the system's nginx on port 80; the tests run their own.
   if [[ " ${need[*]} " == *" nginx "* ]]; then $sudo service nginx stop >/dev/null 2>&1 || true; fi
+  if [[ " ${need[*]} " == *" redis-server "* ]]; then $sudo service redis-server stop >/dev/null 2>&1 || true; fi
 fi
 
 echo "== lint"; npx eslint .

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SHEDDER, type ShedderOptions } from './guard/load-shedder.js';
 import { DEFAULT_SFU_OPTIONS, type IceServerConfig, type SfuOptions } from './sfu/sfu-types.js';
 import type { StoreOptions } from './store/database.js';
 
@@ -61,6 +62,20 @@ export interface TribuneConfig {
   /** SQL store: SQLite under TRIBUNE_DATA_DIR (default ./data), or PostgreSQL when DATABASE_URL is set. */
   store: StoreOptions;
   replay: ReplayConfig;
+  guard: GuardConfig;
+}
+
+export interface GuardConfig {
+  /** Shared rate limits across nodes (TRIBUNE_REDIS_URL, redis://…); unset: this process's memory. */
+  redisUrl: string | undefined;
+  /** Multiplies per-address budgets (TRIBUNE_IP_LIMIT_SCALE, default 1): a deployment that sees many people per address raises it. */
+  ipScale: number;
+  /** Connections one address may hold open at once (TRIBUNE_MAX_CONNECTIONS_PER_IP, default 256); edges in TRIBUNE_TRUST_PROXY are exempt. */
+  connectionsPerAddress: number;
+  /** How long a client may take to send its request headers, ms (slow-header connections are closed). Default 10 s. */
+  headersTimeoutMs: number;
+  /** When to shed what (src/guard/load-shedder.ts). */
+  shedder: ShedderOptions;
 }
 
 export interface ReplayConfig {
@@ -103,6 +118,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
       databaseUrl: env.DATABASE_URL || undefined,
       sqlitePath: join(env.TRIBUNE_DATA_DIR ?? 'data', 'tribune.db'),
     },
+    guard: {
+      redisUrl: env.TRIBUNE_REDIS_URL || undefined,
+      ipScale: parseScale(env.TRIBUNE_IP_LIMIT_SCALE),
+      connectionsPerAddress: env.TRIBUNE_MAX_CONNECTIONS_PER_IP ? parseCount(env.TRIBUNE_MAX_CONNECTIONS_PER_IP, 256, 'TRIBUNE_MAX_CONNECTIONS_PER_IP', 1_000_000) : 256,
+      headersTimeoutMs: 10_000,
+      shedder: DEFAULT_SHEDDER,
+    },
     replay: {
       dir: join(env.TRIBUNE_DATA_DIR ?? 'data', 'replays'),
       journalDir: join(env.TRIBUNE_DATA_DIR ?? 'data', 'journal'),
@@ -120,11 +142,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
   };
 }
 
-function parseCount(value: string | undefined, fallback: number, name: string): number {
+function parseCount(value: string | undefined, fallback: number, name: string, max = 100): number {
   if (value === undefined || value === '') return fallback;
   const count = Number(value);
-  if (!Number.isInteger(count) || count < 0 || count > 100) throw new Error(`${name} must be an integer 0-100, got ${value}`);
+  if (!Number.isInteger(count) || count < 0 || count > max) throw new Error(`${name} must be an integer 0-${max}, got ${value}`);
   return count;
+}
+
+function parseScale(value: string | undefined): number {
+  if (value === undefined || value === '') return 1;
+  const scale = Number(value);
+  if (!Number.isFinite(scale) || scale <= 0 || scale > 1e6) throw new Error(`TRIBUNE_IP_LIMIT_SCALE must be a number above 0, got ${value}`);
+  return scale;
 }
 
 function parseDays(value: string | undefined, fallback: number, name: string): number {

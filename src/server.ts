@@ -4,6 +4,8 @@
  * it on a free port.
  */
 import { existsSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
@@ -19,7 +21,12 @@ import { StagePasses } from './control/stage-passes.js';
 import { stageRoutes } from './control/stage-routes.js';
 import { StageTokens } from './control/stage-tokens.js';
 import { feedRoutes } from './feed/feed-routes.js';
+import { Redis } from 'ioredis';
+import { admission, MAX_HEADERS } from './guard/admission.js';
+import { limitConnections } from './guard/connection-limits.js';
 import { edgeOnly } from './guard/edge-only.js';
+import { LoadShedder } from './guard/load-shedder.js';
+import { RateLimits } from './guard/rate-limits.js';
 import { StartWebhook } from './notify/start-webhook.js';
 import { hlsRoutes } from './origin/hls-routes.js';
 import { LocalDiskStorage } from './replay/local-disk-storage.js';
@@ -33,12 +40,13 @@ import { ReminderStore } from './store/reminder-store.js';
 import { SpaceStore } from './store/space-store.js';
 import { SHARED_SCHEMAS } from './wire/api.js';
 import { SIGNAL_LIMITS } from './wire/signalling.js';
-import { TribuneError } from './wire/errors.js';
+import { TribuneError, type ErrorCode } from './wire/errors.js';
 
 export interface Tribune {
   app: FastifyInstance;
   spaces: SpaceRegistry;
   replays: ReplayLibrary;
+  shedder: LoadShedder;
   /** Listens on config.host:config.port and resolves to the base URL. */
   listen(): Promise<string>;
   /** Ends every Space and closes the server. Safe to call twice. */
@@ -56,8 +64,13 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     routerOptions: { maxParamLength: 100 },
     // Only the configured edges may say what the client's scheme and address were.
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
-    http: { maxHeaderSize: 16 * 1024 },
+    // Slow-header connections are closed after headersTimeout (checked every
+    // second, not Node's default 30 s); header size and count are bounded.
+    http: { maxHeaderSize: 16 * 1024, headersTimeout: config.guard.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Requests Node's parser refuses (too many or too large headers, a
+    // malformed request line) get a catalogue answer on the raw socket.
+    clientErrorHandler: answerClientError,
     // URLs the router refuses before any route runs (bad percent-encoding,
     // over-long parameters) still answer from the catalogue.
     frameworkErrors: (error, _request, rawReply) => {
@@ -65,6 +78,15 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       void reply.code(400).header('cache-control', 'no-store').send(new TribuneError('VALIDATION_FAILED', error.code).toBody());
     },
   });
+  // Node keeps the first maxHeadersCount headers and drops the rest silently;
+  // one over the limit lets admission see that there were too many and refuse.
+  app.server.maxHeadersCount = MAX_HEADERS + 1;
+  const connections = limitConnections(app.server, { perAddress: config.guard.connectionsPerAddress, exempt: [...config.trustProxy, ...loopbackEdges(config)] });
+  const redis = config.guard.redisUrl ? new Redis(config.guard.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 }) : undefined;
+  // An unreachable Redis is logged, not fatal: the limits fall back to this process's memory.
+  redis?.on('error', (error: Error) => app.log.warn({ err: error }, 'redis'));
+  const limits = new RateLimits({ redis, ipScale: config.guard.ipScale });
+  const shedder = new LoadShedder(config.guard.shedder);
   const store = await openStore(config.store);
   const spaceStore = new SpaceStore(store);
   const accounts = new AccountStore(store);
@@ -137,15 +159,22 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     const tribune = toTribuneError(error);
     if (tribune.status >= 500) app.log.error(error);
     // An error answer is about this moment; caches must not keep it.
+    if (tribune.retryAfterS !== undefined) void reply.header('retry-after', String(tribune.retryAfterS));
     void reply.code(tribune.status).header('cache-control', 'no-store').send(tribune.toBody());
   });
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).header('cache-control', 'no-store').send(new TribuneError('ROUTE_NOT_FOUND').toBody());
   });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true, liveSpaces: spaces.liveCount() }));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({
+    ok: true,
+    liveSpaces: spaces.liveCount(),
+    shedding: shedder.state(),
+    connections: { open: connections.open(), refused: connections.refused() },
+  }));
 
   await auth.register(app);
+  admission(app, { shedder, limits, auth });
   if (config.edgeSecret) edgeOnly(app, config.edgeSecret);
   const publicUrl = config.publicUrl;
   await app.register(async (scope) => accountRoutes(scope, { auth, accounts, reminders }));
@@ -182,6 +211,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     app,
     spaces,
     replays,
+    shedder,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();
@@ -194,11 +224,13 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       if (closed) return;
       closed = true;
       clearInterval(sweeper);
+      shedder.stop();
       await spaces.closeAll();
       await replays.closeAll();
       await webhook.drain();
       await app.close();
       await store.close();
+      redis?.disconnect();
     },
   };
 }
@@ -221,4 +253,25 @@ function toTribuneError(error: FastifyError): TribuneError {
   }
   if (error.statusCode === 400 || error instanceof SyntaxError) return new TribuneError('VALIDATION_FAILED', 'the body is not valid JSON');
   return new TribuneError('INTERNAL');
+}
+
+/**
+ * With an edge secret set, the origin sits behind edges; a local edge (npm
+ * run start:edge, the benches) connects from loopback and must not count as
+ * one client address.
+ */
+function loopbackEdges(config: TribuneConfig): string[] {
+  return config.edgeSecret ? ['127.0.0.0/8', '::1/128'] : [];
+}
+
+/** Node's parser errors (RFC 9110 §15.5.20 431 for headers, 408, 400) as catalogue bodies; then the socket is closed. */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+  if (error.code !== 'ECONNRESET' && socket.writable) {
+    const tribune = new TribuneError(code);
+    const body = JSON.stringify(tribune.toBody());
+    const reason = STATUS_CODES[tribune.status] ?? 'Error';
+    socket.write(`HTTP/1.1 ${tribune.status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromEnv, type TribuneConfig } from '../../src/config.js';
+import { DEFAULT_SHEDDER } from '../../src/guard/load-shedder.js';
 import { buildServer, type Tribune } from '../../src/server.js';
 import type { CreatedSpace } from '../../src/wire/api.js';
 import { TestAccount } from './accounts.js';
@@ -36,6 +37,15 @@ export async function startTribune(overrides: Partial<TribuneConfig> = {}): Prom
   const tribune = await buildServer({
     ...configFromEnv({}),
     replay: { ...configFromEnv({}).replay, dir: join(replayDir ?? '', 'store'), journalDir: join(replayDir ?? '', 'journal') },
+    // Every test client shares 127.0.0.1: per-address budgets are scaled up here, and
+    // test/integration/guard.test.ts checks them at their real size.
+    // Shedding waits for 10x the event-loop delay: this shared, busy box must not shed a test's requests.
+    guard: {
+      ...configFromEnv({}).guard,
+      ipScale: 1000,
+      connectionsPerAddress: 100_000,
+      shedder: { ...DEFAULT_SHEDDER, delayMs: [500, 1000, 2000, 4000] },
+    },
     host: '127.0.0.1',
     port: 0,
     // Node's fetch keeps Secure cookies on http://127.0.0.1 only with this off;
