@@ -10,6 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import wavefile from 'wavefile';
+import { backoffDelayMs } from '../client/backoff.js';
+import { MAX_RETRIES } from '../client/retry.js';
 import { SAMPLE_RATE, SpeakerBot, type AudioProgram } from './speaker-bot.js';
 import { takeSeat } from './stage-seat.js';
 
@@ -86,31 +88,56 @@ if (values.tones !== undefined) {
   program = { kind: 'pcm', samples: readWav(values.wav ?? ''), loop: true };
 }
 
-let socketUrl: string;
-try {
-  socketUrl = await takeSeat({ spaceLink: values.space, apiToken, onWaiting: () => console.log('asked to speak; waiting for a host to accept') });
-} catch (error) {
-  fail(`could not get a seat: ${error instanceof Error ? error.message : String(error)}`);
+const playing = values.tones ?? (values.tone !== undefined ? `${values.tone} Hz` : values.wav);
+/** Closes that are someone's decision (or the end): the tool does not come back after them. */
+const FINAL = new Set(['LEFT', 'STEPPED_DOWN', 'MOVED_TO_AUDIENCE', 'BLOCKED', 'REPLACED', 'SPACE_ENDED']);
+let bot: SpeakerBot | undefined;
+let rejoins = 0;
+
+/** Takes a seat with a fresh stage pass and plays; a dropped connection comes back the same way (at most three times in a row, jittered). */
+async function goOnStage(): Promise<void> {
+  let socketUrl: string;
+  try {
+    socketUrl = await takeSeat({ spaceLink: values.space ?? '', apiToken: apiToken ?? '', onWaiting: () => console.log('asked to speak; waiting for a host to accept') });
+  } catch (error) {
+    fail(`could not get a seat: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const current = new SpeakerBot({ spaceUrl: socketUrl, name: values.name ?? 'Speaker bot', program });
+  bot = current;
+  current.session.on('ended', () => {
+    console.log('the Space ended');
+    current.stop();
+    process.exit(0);
+  });
+  current.session.on('serverError', (code, message) => console.error(`server: ${code}: ${message}`));
+  current.session.on('closed', (code, reason) => {
+    if (bot !== current) return;
+    current.stop();
+    if (FINAL.has(reason)) {
+      console.log(`left the stage: ${reason}`);
+      process.exit(0);
+    }
+    if (rejoins >= MAX_RETRIES) fail(`the stage connection dropped (${code} ${reason}) ${MAX_RETRIES} times in a row`);
+    const waitMs = backoffDelayMs(rejoins++, 1000, 8000);
+    console.error(`the stage connection dropped (${code} ${reason}); rejoining in ${waitMs} ms`);
+    setTimeout(() => void goOnStage(), waitMs);
+  });
+  try {
+    await current.start();
+    await current.connected();
+  } catch (error) {
+    current.stop();
+    fail(`could not join: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  rejoins = 0;
+  console.log(`on stage as "${current.session.me?.name ?? values.name}", playing ${playing}; Ctrl-C to leave`);
 }
-const bot = new SpeakerBot({ spaceUrl: socketUrl, name: values.name ?? 'Speaker bot', program });
-bot.session.on('ended', () => {
-  console.log('the Space ended');
-  bot.stop();
-  process.exit(0);
-});
-bot.session.on('serverError', (code, message) => console.error(`server: ${code}: ${message}`));
-try {
-  await bot.start();
-  await bot.connected();
-} catch (error) {
-  bot.stop();
-  fail(`could not join: ${error instanceof Error ? error.message : String(error)}`);
-}
-console.log(`on stage as "${bot.session.me?.name ?? values.name}", playing ${values.tones ?? (values.tone !== undefined ? `${values.tone} Hz` : values.wav)}; Ctrl-C to leave`);
+
+await goOnStage();
 
 const leave = (): void => {
-  bot.session.leave();
-  bot.stop();
+  bot?.session.leave();
+  bot?.stop();
   process.exit(0);
 };
 process.on('SIGINT', leave);

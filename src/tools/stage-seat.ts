@@ -4,6 +4,7 @@
  * feed (the same long-poll listeners use) until a host or co-host accepts,
  * then ask again. Returns the stage WebSocket URL.
  */
+import { fetchWithRetries } from '../client/retry.js';
 import type { FeedState } from '../wire/feed.js';
 
 export interface SeatOptions {
@@ -28,12 +29,16 @@ export async function takeSeat(options: SeatOptions): Promise<string> {
   const base = link.origin;
   const spaceId = match[1];
   const call = async (method: string, path: string, body?: unknown): Promise<ApiAnswer> => {
-    const response = await fetch(base + path, {
-      method,
-      headers: { authorization: `Bearer ${options.apiToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: options.signal ?? null,
-    });
+    const response = await fetchWithRetries(
+      () =>
+        fetch(base + path, {
+          method,
+          headers: { authorization: `Bearer ${options.apiToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: options.signal ?? null,
+        }),
+      { idempotent: method !== 'POST', signal: options.signal },
+    );
     return { status: response.status, body: (await response.json()) as ApiAnswer['body'] };
   };
   const refused = (answer: ApiAnswer): Error => new Error(`${answer.body.error?.code ?? answer.status}: ${answer.body.error?.message ?? ''}`);
@@ -50,7 +55,10 @@ export async function takeSeat(options: SeatOptions): Promise<string> {
   options.onWaiting?.();
   let version: number | undefined;
   for (;;) {
-    const response = await fetch(`${base}/api/spaces/${spaceId}/feed${version === undefined ? '' : `?v=${version}`}`, { signal: options.signal ?? null });
+    const response = await fetchWithRetries(() => fetch(`${base}/api/spaces/${spaceId}/feed${version === undefined ? '' : `?v=${version}`}`, { signal: options.signal ?? null }), {
+      idempotent: true,
+      signal: options.signal,
+    });
     const feed = (await response.json()) as FeedState;
     if (feed.space.state !== 'live') throw new Error(`the Space is ${feed.space.state}`);
     if (feed.stage.some((seat) => seat.accountId === me)) break;

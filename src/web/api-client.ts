@@ -24,6 +24,7 @@ import type {
 import type { ErrorBody, ErrorCode } from '../wire/errors.js';
 import type { FeedState } from '../wire/feed.js';
 import type { ReplayTimeline } from '../wire/replay.js';
+import { fetchWithRetries } from '../client/retry.js';
 
 export type Notification = Static<typeof NotificationView>;
 export type QueuedRequest = Static<typeof RequestView>;
@@ -58,7 +59,8 @@ async function call<T>(method: Method, path: string, body?: unknown, signal?: Ab
   }
   let response: Response;
   try {
-    response = await fetch(path, init);
+    // Retries of refusals and blips: src/client/retry.ts (at most three, jittered).
+    response = await fetchWithRetries(() => fetch(path, init), { idempotent: method !== 'POST' && method !== 'PATCH', signal });
   } catch (error) {
     if (signal?.aborted) throw error;
     throw new ApiError('NETWORK', 'Tribune cannot be reached. Check your connection.');

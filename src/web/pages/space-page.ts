@@ -16,6 +16,8 @@
 import type { AccountView, MyPlace } from '../../wire/api.js';
 import type { FeedState } from '../../wire/feed.js';
 import type { StageRole } from '../../wire/signalling.js';
+import { backoffDelayMs } from '../../client/backoff.js';
+import { MAX_RETRIES } from '../../client/retry.js';
 import { signedInAccount } from '../account-session.js';
 import { ApiError, api } from '../api-client.js';
 import { FeedWatcher } from '../listener/feed-watcher.js';
@@ -68,6 +70,9 @@ class SpacePage implements SpaceContext {
   private readonly summary: SpaceSummary;
   private startTimer: ReturnType<typeof setTimeout> | undefined;
   private stayDown = false;
+  /** Automatic rejoins since the stage connection last held (at most MAX_RETRIES in a row). */
+  private stageRetries = 0;
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
   private lastRequests = -1;
   private readonly diagnostics: PageDiagnostics;
 
@@ -234,6 +239,7 @@ class SpacePage implements SpaceContext {
     }
     const view = new StageView(this, joined, (code, reason) => this.leftStage(code, reason));
     this.show('stage', view);
+    this.stageRetries = 0;
     this.diagnostics.session = joined.session;
     this.announce('You’re on stage. Everyone hears you now.', 6000);
     (view.element.querySelector('#on-stage-heading') as HTMLElement | null)?.focus();
@@ -251,9 +257,25 @@ class SpacePage implements SpaceContext {
       this.show('ended', endedView(undefined));
       return;
     }
+    console.info(`stage connection closed: ${code} ${reason}`);
+    // A lost connection (not a decision of the person or a host): back on
+    // stage with a fresh pass, at most three times, after a jittered wait,
+    // listening over HLS meanwhile.
+    if (!(reason in EXIT_MESSAGES) && this.stageRetries < MAX_RETRIES && this.seat() !== undefined) {
+      const waitMs = backoffDelayMs(this.stageRetries++, 1000, 8000);
+      // Held down until the wait is over, so the next feed version does not rejoin at once.
+      this.stayDown = true;
+      this.showListener();
+      this.announce('The stage connection dropped. Reconnecting…');
+      clearTimeout(this.rejoinTimer);
+      this.rejoinTimer = setTimeout(() => {
+        this.stayDown = false;
+        if (this.mode === 'listener' && this.seat() !== undefined) void this.goOnStage();
+      }, waitMs);
+      return;
+    }
     this.stayDown = true;
     this.showListener();
     this.announce(EXIT_MESSAGES[reason] ?? 'You were disconnected from the stage. Join again when you are ready.');
-    console.info(`stage connection closed: ${code} ${reason}`);
   }
 }
