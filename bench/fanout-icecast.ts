@@ -49,9 +49,14 @@
  *   late. This is the slot's share of bytes made exact: the stream is CBR,
  *   so bytes and granules advance together, but the granules do not count
  *   the burst a reconnecting listener gets again as progress.
- * - cpu_s_per_listener_min: icecast2's CPU time (utime + stime of all its
- *   threads, /proc/<pid>/stat) over the window, / N / window minutes. The
- *   load generator's and ffmpeg's are in details, separately.
+ * - cpu_s_per_listener_min: the CPU time (utime + stime of all threads,
+ *   /proc/<pid>/stat) of icecast2 and of its source encoder (ffmpeg: Opus
+ *   encoding and Ogg muxing) over the window, / N / window minutes. The
+ *   encoder is counted because Tribune's figure counts its origin, whose
+ *   mixer encodes and packages the same audio: the same work on both sides.
+ *   icecast2 alone is details.cpu.icecast_only_s_per_listener_min; the load
+ *   generator's and this process's (the PCM feeder standing in for a
+ *   microphone, like Tribune's speaker bot) are in details, not counted.
  * - rss_mb: icecast2's VmRSS, the peak of 1 s samples over the window.
  * - origin_requests_per_s = edge_requests_per_s: connections opened per
  *   second in the window (Icecast is origin and edge at once). A listener
@@ -133,6 +138,7 @@ export interface IcecastDetails {
     load_generator_workers: number;
     load_generator_pct_of_core: number;
     load_generator_s_per_listener_min: number;
+    icecast_only_s_per_listener_min: number;
     ffmpeg_pct_of_core: number;
     source_feeder_pct_of_core: number;
     host_busy_pct: number;
@@ -693,6 +699,7 @@ async function measure(active: Active, N: number, seconds: number, o: { version:
   const windowMin = windowMs / 60_000;
   const pctOfCore = (ms: number): number => round((ms / windowMs) * 100, 1);
   const icecastCpuMs = last.icecast - first.icecast;
+  const encoderCpuMs = last.ffmpeg - first.ffmpeg;
   const workersCpuMs = last.workers - first.workers;
   const slotsChecked = sum((r) => r.slotsChecked);
   const slotsLate = sum((r) => r.slotsLate);
@@ -703,7 +710,7 @@ async function measure(active: Active, N: number, seconds: number, o: { version:
   return {
     system: 'icecast',
     listeners: N,
-    cpu_s_per_listener_min: round(icecastCpuMs / 1000 / N / windowMin, 6),
+    cpu_s_per_listener_min: round((icecastCpuMs + encoderCpuMs) / 1000 / N / windowMin, 6),
     late_parts_pct: round(slotsChecked > 0 ? (slotsLate / slotsChecked) * 100 : 100, 3),
     latency_ms: { p50: latency.percentile(50), p99: latency.percentile(99) },
     origin_requests_per_s: requestsPerS,
@@ -747,10 +754,11 @@ async function measure(active: Active, N: number, seconds: number, o: { version:
       first_audio_age_ms: { p50: firstAudioAge.percentile(50), p99: firstAudioAge.percentile(99) },
       cpu: {
         icecast_pct_of_core: pctOfCore(icecastCpuMs),
+        icecast_only_s_per_listener_min: round(icecastCpuMs / 1000 / N / windowMin, 6),
         load_generator_workers: results.length,
         load_generator_pct_of_core: pctOfCore(workersCpuMs),
         load_generator_s_per_listener_min: round(workersCpuMs / 1000 / N / windowMin, 6),
-        ffmpeg_pct_of_core: pctOfCore(last.ffmpeg - first.ffmpeg),
+        ffmpeg_pct_of_core: pctOfCore(encoderCpuMs),
         source_feeder_pct_of_core: pctOfCore(last.self - first.self),
         host_busy_pct: round(((last.host - first.host) / (windowMs * os.availableParallelism())) * 100, 1),
         loadavg_1m_at_end: round(loadavg, 2),

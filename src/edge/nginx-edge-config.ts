@@ -241,7 +241,7 @@ ${collapsed('$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip')}
         add_header access-control-allow-origin * always;
         return 400 '{"error":{"code":"VALIDATION_FAILED","message":"The request does not match its schema","details":"querystring/v must be a version number"}}';
       }
-${collapsed('$uri?$tribune_q_v')}
+${collapsed('$uri?$tribune_q_v', { staleWhileUpdating: false })}
       proxy_pass http://tribune_origin$uri?$tribune_q_v;
     }
 
@@ -314,7 +314,12 @@ ${collapsed('$uri')}
  * per key however many wait (the lock, held above the origin's longest
  * hold), stale copies when the origin fails, no cookies either way.
  */
-function collapsed(key: string): string {
+function collapsed(key: string, options: { staleWhileUpdating?: boolean } = {}): string {
+  // The feed's "nothing new since v" answer is cached for a second under the
+  // same key the next long-poll uses. Served stale while that long-poll is
+  // held at the origin, it would answer every waiting listener at once, and
+  // they would poll again every second or two instead of waiting.
+  const stale = options.staleWhileUpdating === false ? 'error timeout http_500 http_502 http_503 http_504' : 'error timeout updating http_500 http_502 http_503 http_504';
   return [
     'proxy_cache tribune;',
     `proxy_cache_key ${key};`,
@@ -327,7 +332,7 @@ function collapsed(key: string): string {
     `proxy_cache_lock_timeout ${EDGE_HOLD_S}s;`,
     `proxy_cache_lock_age ${EDGE_HOLD_S}s;`,
     `proxy_read_timeout ${EDGE_HOLD_S}s;`,
-    'proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;',
+    `proxy_cache_use_stale ${stale};`,
     'proxy_ignore_headers Set-Cookie;',
     'proxy_hide_header Set-Cookie;',
     'add_header x-cache $upstream_cache_status always;',
