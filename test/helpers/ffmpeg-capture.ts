@@ -15,21 +15,25 @@ export interface FfmpegCapture {
   stderr: string;
 }
 
-export function captureHls(playlistUrl: string, seconds: number, timeoutMs: number, extraInputArgs: string[] = []): Promise<FfmpegCapture> {
+export async function captureHls(playlistUrl: string, seconds: number, timeoutMs: number, extraInputArgs: string[] = []): Promise<FfmpegCapture> {
+  const args = ['-nostdin', '-hide_banner', '-v', 'error', ...extraInputArgs, '-i', playlistUrl, '-t', String(seconds), '-f', 's16le', '-ac', '1', '-ar', String(CAPTURE_RATE), '-'];
+  const { stdout, stderr, exitCode } = await runTool('ffmpeg', args, timeoutMs);
+  // Copy onto an aligned buffer: Buffer.concat may hand back a pooled, odd offset.
+  const samples = new Int16Array(Math.floor(stdout.byteLength / 2));
+  for (let i = 0; i < samples.length; i++) samples[i] = stdout.readInt16LE(i * 2);
+  return { samples, exitCode, stderr };
+}
+
+export interface Spawned {
+  stdout: Buffer;
+  stderr: string;
+  exitCode: number | null;
+}
+
+/** Runs a tool to its end with a hard timeout; stdout whole, stderr's first 16 KiB. */
+export function runTool(command: string, args: string[], timeoutMs: number): Promise<Spawned> {
   return new Promise((resolve, reject) => {
-    const args = [
-      '-nostdin',
-      '-hide_banner',
-      '-v', 'error',
-      ...extraInputArgs,
-      '-i', playlistUrl,
-      '-t', String(seconds),
-      '-f', 's16le',
-      '-ac', '1',
-      '-ar', String(CAPTURE_RATE),
-      '-',
-    ];
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -39,7 +43,7 @@ export function captureHls(playlistUrl: string, seconds: number, timeoutMs: numb
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ffmpeg did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
+      reject(new Error(`${command} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
     }, timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -47,11 +51,7 @@ export function captureHls(playlistUrl: string, seconds: number, timeoutMs: numb
     });
     child.on('close', (exitCode) => {
       clearTimeout(timer);
-      const bytes = Buffer.concat(chunks);
-      // Copy onto an aligned buffer: Buffer.concat may hand back a pooled, odd offset.
-      const samples = new Int16Array(Math.floor(bytes.byteLength / 2));
-      for (let i = 0; i < samples.length; i++) samples[i] = bytes.readInt16LE(i * 2);
-      resolve({ samples, exitCode, stderr });
+      resolve({ stdout: Buffer.concat(chunks), stderr, exitCode });
     });
   });
 }

@@ -9,6 +9,7 @@
  * ffmpeg and ffprobe are spawned asynchronously with -nostdin and a hard
  * timeout (the project's habit, test/helpers/ffmpeg-capture.ts).
  */
+import { runTool } from './ffmpeg-capture.js';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -95,36 +96,6 @@ function groupSegments(parts: PackagedPart[]): Uint8Array[] {
   return segments.map((bytes) => Buffer.concat(bytes));
 }
 
-interface Spawned {
-  stdout: Buffer;
-  stderr: string;
-  exitCode: number | null;
-}
-
-function runTool(command: string, args: string[], timeoutMs: number): Promise<Spawned> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 16_384) stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(chunks), stderr, exitCode });
-    });
-  });
-}
 
 /** Decodes a file with ffmpeg to 48 kHz mono s16le. */
 export async function decodeFile(path: string, timeoutMs = 30_000): Promise<Int16Array> {
