@@ -1,8 +1,11 @@
 /**
- * SRTP replay protection, RFC 3711 §3.3.2: a sliding window over the packet
- * index (ROC << 16 | SEQ) of each SSRC. werift authenticates every SRTP
- * packet (a forged tag never gets here) but keeps no replay list, so the SFU
- * checks each authenticated packet once more before it forwards it.
+ * SRTP and SRTCP replay protection, RFC 3711 §3.3.2: a sliding window over
+ * the packet index of each SSRC. For SRTP the index is ROC << 16 | SEQ, the
+ * rollover counter guessed as in Appendix A; SRTCP carries its 31-bit index
+ * in the clear (§3.4). werift authenticates every packet (a forged tag
+ * never updates a window) but keeps no replay list, so the SFU checks each
+ * packet once more: SRTP after werift decrypted it, SRTCP before (a check
+ * that changes nothing) and again after (the update).
  *
  *   highest index seen ----------------------------------------+
  *                                                              v
@@ -25,24 +28,31 @@ export class ReplayWindow {
 
   /** Returns true and records the packet when it is new; false for a replay. */
   accept(seq16: number): boolean {
+    return this.acceptIndex(this.highestIndex < 0 ? seq16 : this.estimateIndex(seq16));
+  }
+
+  /** Like `accept`, for a full packet index (SRTCP's explicit 31-bit index). */
+  acceptIndex(index: number): boolean {
+    if (!this.isNewIndex(index)) return false;
     if (this.highestIndex < 0) {
-      this.highestIndex = seq16;
+      this.highestIndex = index;
       this.mask = 1n;
-      return true;
-    }
-    const index = this.estimateIndex(seq16);
-    if (index > this.highestIndex) {
+    } else if (index > this.highestIndex) {
       const shift = index - this.highestIndex;
       this.mask = shift >= this.size ? 1n : ((this.mask << BigInt(shift)) | 1n) & ((1n << BigInt(this.size)) - 1n);
       this.highestIndex = index;
-      return true;
+    } else {
+      this.mask |= 1n << BigInt(this.highestIndex - index);
     }
+    return true;
+  }
+
+  /** Whether `index` would be accepted, without recording it (the check before authentication). */
+  isNewIndex(index: number): boolean {
+    if (this.highestIndex < 0 || index > this.highestIndex) return true;
     const delta = this.highestIndex - index;
     if (delta >= this.size) return false;
-    const bit = 1n << BigInt(delta);
-    if (this.mask & bit) return false;
-    this.mask |= bit;
-    return true;
+    return (this.mask & (1n << BigInt(delta))) === 0n;
   }
 
   /** RFC 3711 Appendix A: guess the rollover counter of a received SEQ. */
@@ -72,6 +82,20 @@ export class ReplayGuard {
   constructor(private readonly maxSsrcs = 4) {}
 
   accept(ssrc: number, seq16: number): boolean {
+    return this.windowFor(ssrc).accept(seq16);
+  }
+
+  /** Records an explicit index (SRTCP) for `ssrc`; false for a replay. */
+  acceptIndex(ssrc: number, index: number): boolean {
+    return this.windowFor(ssrc).acceptIndex(index);
+  }
+
+  /** Whether `index` of `ssrc` would be accepted; changes nothing, so it is safe before authentication. */
+  isNewIndex(ssrc: number, index: number): boolean {
+    return this.windows.get(ssrc)?.isNewIndex(index) ?? true;
+  }
+
+  private windowFor(ssrc: number): ReplayWindow {
     let window = this.windows.get(ssrc);
     if (window) {
       this.windows.delete(ssrc);
@@ -83,7 +107,7 @@ export class ReplayGuard {
       window = new ReplayWindow();
     }
     this.windows.set(ssrc, window);
-    return window.accept(seq16);
+    return window;
   }
 
   /** SSRCs with a window now. */

@@ -42,9 +42,53 @@ export interface CandidateToSend {
   sdpMLineIndex: number | null;
 }
 
-/** Counters a peer keeps about what it dropped at the border. */
+/**
+ * Counters a peer keeps about what it dropped at the border, by the check
+ * that dropped it (docs/SECURITY.md, "Media"). Every counter only grows.
+ */
 export interface PeerDropStats {
+  /** RTP packets forwarded to this member (packets out, not a drop). */
   rtpForwarded: number;
+  /** Authenticated RTP whose index the replay window had already seen or left behind. */
   rtpReplayed: number;
+  /** SRTP datagrams over 1,500 bytes (before decryption) or RTP over `maxRtpBytes` (after). */
   rtpOversize: number;
+  /** SRTP datagrams too short for their own header and tag (before decryption), or RTP with no payload. */
+  rtpTruncated: number;
+  /** SRTP werift refused: a bad authentication tag, or after decryption a padding length of 0 or past the payload. */
+  rtpRefused: number;
+  /** SRTCP datagrams over 1,500 bytes (before decryption). */
+  rtcpOversize: number;
+  /** SRTCP datagrams too short for header, index and tag, or whose first length word runs past them (before decryption). */
+  rtcpTruncated: number;
+  /** SRTCP werift refused: a bad authentication tag. */
+  rtcpRefused: number;
+  /** SRTCP whose index the replay window had already seen or left behind. */
+  rtcpReplayed: number;
+  /** STUN requests that are not an authenticated Binding for this peer's ufrag, or from one source too many. */
+  stunRefused: number;
+  /** Non-STUN datagrams (DTLS, SRTP, anything) from a source that has not passed an authenticated ICE check. */
+  unknownSource: number;
+  /** DTLS records that are malformed, claim a handshake message over 16 KiB, or re-open a finished handshake. */
+  dtlsRefused: number;
+  /** Datagrams from a checked source that are none of STUN, DTLS, RTP or RTCP (RFC 7983 §7). */
+  unclassified: number;
+}
+
+export function emptyDropStats(): PeerDropStats {
+  return {
+    rtpForwarded: 0,
+    rtpReplayed: 0,
+    rtpOversize: 0,
+    rtpTruncated: 0,
+    rtpRefused: 0,
+    rtcpOversize: 0,
+    rtcpTruncated: 0,
+    rtcpRefused: 0,
+    rtcpReplayed: 0,
+    stunRefused: 0,
+    unknownSource: 0,
+    dtlsRefused: 0,
+    unclassified: 0,
+  };
 }

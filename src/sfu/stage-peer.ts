@@ -14,10 +14,13 @@
 import { EventEmitter } from 'node:events';
 import { RTCPeerConnection, RTCIceCandidate, type RTCRtpTransceiver, type RtpPacket } from 'werift';
 import { TribuneError } from '../wire/errors.js';
+import { IceBorder } from './ice-border.js';
 import { peerConfig, withOpusFmtp } from './peer-config.js';
 import { ReplayGuard } from './replay-window.js';
 import { checkAnswer, checkCandidate, midsOf } from './sdp-checks.js';
-import type { CandidateToSend, OfferToSend, PeerDropStats, SfuOptions } from './sfu-types.js';
+import { emptyDropStats, type CandidateToSend, type OfferToSend, type PeerDropStats, type SfuOptions } from './sfu-types.js';
+import { SrtpBorder } from './srtp-border.js';
+import { connectionOf, type ConnectionInternals } from './werift-seams.js';
 
 export interface StagePeerEvents {
   offer: [OfferToSend];
@@ -25,6 +28,16 @@ export interface StagePeerEvents {
   /** An authenticated, non-replayed audio packet from this member, with its RFC 6464 level if sent. */
   rtp: [RtpPacket, number | undefined];
   connectionState: [string];
+}
+
+/** Sizes of this member's ICE state in werift, for diagnostics and tests. */
+export interface PeerIceState {
+  candidatePairs: number;
+  remoteCandidates: number;
+  /** STUN requests queued until the check list exists. */
+  earlyChecks: number;
+  /** Source addresses that passed an authenticated ICE check. */
+  checkedSources: number;
 }
 
 interface Slot {
@@ -36,9 +49,11 @@ const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 
 export class StagePeer extends EventEmitter<StagePeerEvents> {
   readonly memberId: string;
-  readonly stats: PeerDropStats = { rtpForwarded: 0, rtpReplayed: 0, rtpOversize: 0 };
+  readonly stats: PeerDropStats = emptyDropStats();
   private readonly pc: RTCPeerConnection;
   private readonly inbound: RTCRtpTransceiver;
+  private readonly ice: ConnectionInternals;
+  private readonly iceBorder: IceBorder;
   private readonly slots: Slot[] = [];
   private readonly replay = new ReplayGuard();
   private readonly maxRtpBytes: number;
@@ -55,6 +70,12 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
     this.maxRtpBytes = options.maxRtpBytes;
     this.pc = new RTCPeerConnection(peerConfig(options));
     this.inbound = this.pc.addTransceiver('audio', { direction: 'recvonly' });
+    // max-bundle: this one transport carries every m-line. Guard it before the
+    // first setLocalDescription opens its sockets (docs/SECURITY.md, "Media").
+    const dtls = this.inbound.dtlsTransport;
+    this.ice = connectionOf(dtls);
+    this.iceBorder = new IceBorder(this.ice, this.stats, () => dtls.state === 'connected');
+    new SrtpBorder(dtls, this.stats);
     this.inbound.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp, extensions) => this.onInboundRtp(rtp, extensions));
     });
@@ -158,6 +179,15 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
     return { local: this.sentOffer || undefined, remote: this.pc.remoteDescription?.sdp };
   }
 
+  iceState(): PeerIceState {
+    return {
+      candidatePairs: this.ice.checkList.length,
+      remoteCandidates: this.ice.remoteCandidates.length,
+      earlyChecks: this.ice.earlyChecks.length,
+      checkedSources: this.iceBorder.checkedSources,
+    };
+  }
+
   /** Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -174,6 +204,7 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
     }
     this.offerOutstanding = true;
     const offer = await this.pc.createOffer();
+    this.assertOneTransport();
     await this.pc.setLocalDescription(offer);
     if (this.closed) return;
     this.sentOffer = withOpusFmtp(this.pc.localDescription?.sdp ?? '');
@@ -184,16 +215,33 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
     this.emit('offer', { sdp: this.sentOffer, publishMid: this.inbound.mid ?? '0', slots });
   }
 
+  /** Only the guarded transport may ever gather: an unguarded one would take STUN and DTLS from anyone. */
+  private assertOneTransport(): void {
+    const guarded = this.inbound.dtlsTransport;
+    if (this.pc.getTransceivers().some((t) => t.dtlsTransport !== guarded)) {
+      throw new Error('a stage peer connection must bundle every m-line on its one guarded transport');
+    }
+  }
+
   private onInboundRtp(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void {
     if (this.closed) return;
     if (rtp.serializeSize > this.maxRtpBytes) {
       this.stats.rtpOversize++;
       return;
     }
+    // All padding and no audio (werift has already refused padding that runs past the payload).
+    if (rtp.payload.length === 0) {
+      this.stats.rtpTruncated++;
+      return;
+    }
     if (!this.replay.accept(rtp.header.ssrc, rtp.header.sequenceNumber)) {
       this.stats.rtpReplayed++;
       return;
     }
+    // werift took the padding off the payload but left the P bit set; forwarded
+    // as it is, each receiver would read the last audio byte as a pad length.
+    rtp.header.padding = false;
+    rtp.header.paddingSize = 0;
     const level = extensions?.[AUDIO_LEVEL_URI] as { level?: number } | undefined;
     this.emit('rtp', rtp, typeof level?.level === 'number' ? level.level : undefined);
   }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { RtpPacket } from 'werift';
 import { SpeakingDetector } from './speaking-detector.js';
 import { StagePeer } from './stage-peer.js';
-import type { SfuOptions } from './sfu-types.js';
+import { emptyDropStats, type PeerDropStats, type SfuOptions } from './sfu-types.js';
 
 export interface StageRouterEvents {
   /** The set of members talking now changed. */
@@ -29,6 +29,8 @@ const SPEAKING_TICK_MS = 100;
 
 export class StageRouter extends EventEmitter<StageRouterEvents> {
   private readonly members = new Map<string, RoutedMember>();
+  /** Drop counters of members who have left. */
+  private readonly departed = emptyDropStats();
   private readonly timer: NodeJS.Timeout;
   private speakingKey = '';
   private closed = false;
@@ -56,6 +58,7 @@ export class StageRouter extends EventEmitter<StageRouterEvents> {
     const member = this.members.get(memberId);
     if (!member) return;
     this.members.delete(memberId);
+    addInto(this.departed, member.peer.stats);
     await member.peer.close();
     for (const other of this.members.values()) void other.peer.removeSource(memberId);
   }
@@ -78,6 +81,13 @@ export class StageRouter extends EventEmitter<StageRouterEvents> {
 
   get size(): number {
     return this.members.size;
+  }
+
+  /** What the border dropped for this stage so far, every member (present or gone) summed. */
+  dropStats(): PeerDropStats {
+    const total = { ...this.departed };
+    for (const member of this.members.values()) addInto(total, member.peer.stats);
+    return total;
   }
 
   /** Safe to call twice; closes every peer. */
@@ -111,4 +121,8 @@ export class StageRouter extends EventEmitter<StageRouterEvents> {
     this.speakingKey = key;
     this.emit('speaking', talking);
   }
+}
+
+function addInto(total: PeerDropStats, stats: PeerDropStats): void {
+  for (const key of Object.keys(total) as (keyof PeerDropStats)[]) total[key] += stats[key];
 }
