@@ -14,6 +14,8 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 # Shared rate limits: the guard's tests start a throwaway Redis (test/helpers/redis.ts).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# deploy/coturn's test runs Debian's turnserver on the shipped configuration.
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 # Reactions are emoji; without a colour emoji font the screenshots show empty boxes.
 [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need+=(fonts-noto-color-emoji)
 if ((${#need[@]})); then
@@ -25,6 +27,7 @@ if ((${#need[@]})); then
   # The nginx package may start the system's nginx on port 80; the tests run their own.
   if [[ " ${need[*]} " == *" nginx "* ]]; then $sudo service nginx stop >/dev/null 2>&1 || true; fi
   if [[ " ${need[*]} " == *" redis-server "* ]]; then $sudo service redis-server stop >/dev/null 2>&1 || true; fi
+  if [[ " ${need[*]} " == *" coturn "* ]]; then $sudo service coturn stop >/dev/null 2>&1 || true; fi
 fi
 
 echo "== lint"; npx eslint .
@@ -32,4 +35,4 @@ echo "== typecheck"; npx tsc --noEmit -p .
 echo "== build web client"; node scripts/build-web.js
 echo "== tests"
 node --import tsx --test --test-concurrency=1 --test-timeout=180000 \
-  test/unit/*.test.ts test/integration/*.test.ts test/browser/*.test.ts
+  test/unit/*.test.ts test/integration/*.test.ts test/fuzz/*.test.ts test/browser/*.test.ts
