@@ -5,6 +5,7 @@
  * loop), with -nostdin and a hard timeout.
  */
 import { spawn } from 'node:child_process';
+import { runTool } from './child-process.js';
 import { goertzelPower, hasTone, meanPower } from '../../src/tools/tone.js';
 
 export const CAPTURE_RATE = 48_000;
@@ -22,38 +23,6 @@ export async function captureHls(playlistUrl: string, seconds: number, timeoutMs
   const samples = new Int16Array(Math.floor(stdout.byteLength / 2));
   for (let i = 0; i < samples.length; i++) samples[i] = stdout.readInt16LE(i * 2);
   return { samples, exitCode, stderr };
-}
-
-export interface Spawned {
-  stdout: Buffer;
-  stderr: string;
-  exitCode: number | null;
-}
-
-/** Runs a tool to its end with a hard timeout; stdout whole, stderr's first 16 KiB. */
-export function runTool(command: string, args: string[], timeoutMs: number): Promise<Spawned> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 16_384) stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (exitCode) => {
-      clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(chunks), stderr, exitCode });
-    });
-  });
 }
 
 /** Per 1 s window from `fromS` on: which of `frequencies` hasTone finds. */

@@ -22,9 +22,9 @@
  *
  * Child usage: node --import tsx fuzz-datagrams.ts '<json SenderPlan>'
  */
+import { reportFromChild } from './child-process.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
 import fc, { type Arbitrary } from 'fast-check';
 
 export interface DatagramTarget {
@@ -354,34 +354,7 @@ async function send(plan: SenderPlan): Promise<SenderReport> {
 
 /** Runs the sender in a child process; resolves to its report. */
 export function sendFromChild(plan: SenderPlan, timeoutMs: number): Promise<SenderReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 8192) stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the datagram sender did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the datagram sender exited with ${code}; stderr: ${stderr}`));
-      try {
-        resolve(JSON.parse(stdout) as SenderReport);
-      } catch (error) {
-        reject(new Error(`the datagram sender printed no report: ${stdout.slice(0, 500)} ${stderr}`, { cause: error }));
-      }
-    });
-  });
+  return reportFromChild<SenderReport>('the datagram sender', fileURLToPath(import.meta.url), [JSON.stringify(plan)], timeoutMs);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

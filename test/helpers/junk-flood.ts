@@ -10,7 +10,7 @@
  * next (one playlist version per part), and any answer that differed
  * from another of the same version.
  */
-import { spawn } from 'node:child_process';
+import { reportFromChild } from './child-process.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { hintedPart, parsePlaylist } from './m3u8.js';
@@ -90,36 +90,7 @@ async function flood(url: string, total: number, concurrency: number): Promise<F
 
 /** Runs the flood in a child process (asynchronously: the server shares this event loop). */
 export function floodFromChild(url: string, total: number, concurrency: number, timeoutMs: number): Promise<FloodReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), url, String(total), String(concurrency)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.on('data', (chunk: string) => {
-      if (stderr.length < 8192) stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the flood did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`the flood exited with ${code}; stderr: ${stderr}`));
-      try {
-        resolve(JSON.parse(stdout) as FloodReport);
-      } catch (error) {
-        reject(new Error(`the flood printed no report: ${stdout.slice(0, 500)} ${stderr}`, { cause: error }));
-      }
-    });
-  });
+  return reportFromChild<FloodReport>('the flood', fileURLToPath(import.meta.url), [url, String(total), String(concurrency)], timeoutMs);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -9,7 +9,7 @@
  * ffmpeg and ffprobe are spawned asynchronously with -nostdin and a hard
  * timeout (the project's habit, test/helpers/ffmpeg-capture.ts).
  */
-import { runTool, type Spawned } from './ffmpeg-capture.js';
+import { runTool, type Spawned } from './child-process.js';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
