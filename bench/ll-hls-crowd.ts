@@ -134,6 +134,12 @@ export interface CrowdOptions {
   static?: StaticSchedule;
   /** Start this long after the workers are ready, ms (default 500). */
   startDelayMs?: number;
+  /**
+   * Live mode: also count parts per bucket of this many ms of media end
+   * (judged, late, missing; the report's `timeline`), for runs whose phases
+   * are judged apart (bench/attack-bench.ts). Default 0: off.
+   */
+  timelineMs?: number;
 }
 
 export interface Counters {
@@ -199,7 +205,17 @@ export interface WorkerReport {
   eventLoopDelayMs: { p99: number; max: number };
   distinctPlaylistBodies: number;
   wallMs: number;
+  /** With timelineMs: per bucket of media end, [bucket start ms, judged, late, missing]. */
+  timeline?: TimelineBucket[];
 }
+
+/**
+ * Parts whose media ended in [startMs, startMs + timelineMs): judged (arrived,
+ * start-up parts left out, as in late_parts_pct), of those late, and missing.
+ * A missing part whose media end is unknown is counted in the bucket of the
+ * moment it was found missing.
+ */
+export type TimelineBucket = [startMs: number, judged: number, late: number, missing: number];
 
 export interface CrowdReport {
   mode: 'live' | 'static';
@@ -230,6 +246,8 @@ export interface CrowdReport {
   cut_seq: { min: number; max: number };
   load_generator: { cpu_s: number; max_rss_mb: number; event_loop_delay_ms: { p99: number; max: number } };
   perListener?: ListenerSummary[];
+  /** With timelineMs: every worker's buckets, merged, in time order. */
+  timeline?: TimelineBucket[];
 }
 
 /** What a worker gets: its share of the listeners and the absolute schedule. */
@@ -253,6 +271,8 @@ export interface CrowdWorkerConfig {
   lateAfterMs: number;
   perListener: boolean;
   static: StaticSchedule | undefined;
+  /** 0: no timeline. */
+  timelineMs: number;
 }
 
 export type WorkerToParent = { type: 'ready' } | { type: 'report'; report: WorkerReport } | { type: 'error'; message: string };
@@ -446,6 +466,9 @@ export class CrowdSimulation {
   private startedAtCpu = process.cpuUsage();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
   private readonly startedWall = Date.now();
+  /** With timelineMs: counts per bucket of media end, and the media end of every part announced. */
+  private readonly timeline = new Map<number, TimelineBucket>();
+  private readonly endOfSeq = new Map<number, number>();
 
   constructor(
     readonly config: CrowdWorkerConfig,
@@ -514,7 +537,24 @@ export class CrowdSimulation {
   }
 
   announce(playlist: ParsedPlaylist): void {
+    if (this.config.timelineMs > 0) {
+      for (let seq = Math.max(playlist.firstSeq, this.newestAnnounced + 1); seq <= playlist.lastSeq; seq++) {
+        const endMs = playlist.ends[seq - playlist.firstSeq] ?? NaN;
+        if (Number.isFinite(endMs)) this.endOfSeq.set(seq, endMs);
+      }
+    }
     if (playlist.lastSeq > this.newestAnnounced) this.newestAnnounced = playlist.lastSeq;
+  }
+
+  /** The timeline bucket of media end `ms` (only called with timelineMs > 0). */
+  private bucket(ms: number): TimelineBucket {
+    const start = Math.floor(ms / this.config.timelineMs) * this.config.timelineMs;
+    let entry = this.timeline.get(start);
+    if (!entry) {
+      entry = [start, 0, 0, 0];
+      this.timeline.set(start, entry);
+    }
+    return entry;
   }
 
   inWindow(ms: number): boolean {
@@ -561,7 +601,10 @@ export class CrowdSimulation {
     const latency = now - endMs;
     this.latencyAll.add(latency);
     if (windowed) this.latencyWindow.add(latency);
+    const bucket = this.config.timelineMs > 0 ? this.bucket(endMs) : undefined;
+    if (bucket) bucket[1]++;
     if (latency > this.config.lateAfterMs) {
+      if (bucket) bucket[2]++;
       listener.stats.partsLate++;
       this.total.partsLate++;
       if (windowed) this.window.partsLate++;
@@ -574,6 +617,11 @@ export class CrowdSimulation {
     listener.stats.partsMissing++;
     this.total.partsMissing++;
     if (windowed) this.window.partsMissing++;
+    if (this.config.timelineMs > 0 && !this.config.static) {
+      const [msn, part] = label.split('.').map(Number);
+      const endMs = this.endOfSeq.get((msn ?? NaN) * PARTS_PER_SEGMENT + (part ?? NaN));
+      this.bucket(endMs ?? Date.now())[3]++;
+    }
     if (listener.missingList.length < LIST_CAP) listener.missingList.push(`${label}: ${why}`);
     if (this.missingSamples.length < SAMPLE_CAP) this.missingSamples.push({ listener: listener.index, part: label, why });
   }
@@ -703,6 +751,7 @@ export class CrowdSimulation {
       eventLoopDelayMs: { p99: delay(this.loopDelay.percentile(99)), max: delay(this.loopDelay.max) },
       distinctPlaylistBodies: this.distinctPlaylistBodies,
       wallMs: Date.now() - this.startedWall,
+      ...(this.config.timelineMs > 0 ? { timeline: [...this.timeline.values()] } : {}),
     };
     this.onDone(report);
   }
@@ -1172,6 +1221,7 @@ export async function startCrowd(options: CrowdOptions): Promise<CrowdHandle> {
     lateAfterMs: options.lateAfterMs ?? 1500,
     perListener: options.perListener ?? false,
     static: options.static,
+    timelineMs: options.timelineMs ?? 0,
   };
   const schedule = (): Pick<CrowdWorkerConfig, 'startAtMs' | 'stopAtMs' | 'windowFromMs' | 'windowToMs'> => {
     const startAtMs = Date.now() + (options.startDelayMs ?? 500);
@@ -1347,5 +1397,20 @@ export function mergeReports(reports: WorkerReport[], lateAfterMs: number, optio
       event_loop_delay_ms: { p99: Math.max(...reports.map((r) => r.eventLoopDelayMs.p99)), max: Math.max(...reports.map((r) => r.eventLoopDelayMs.max)) },
     },
     ...(options.perListener ? { perListener: summaries } : {}),
+    ...(reports.some((r) => r.timeline) ? { timeline: mergeTimelines(reports.map((r) => r.timeline ?? [])) } : {}),
   };
+}
+
+function mergeTimelines(lists: TimelineBucket[][]): TimelineBucket[] {
+  const merged = new Map<number, TimelineBucket>();
+  for (const list of lists) {
+    for (const [start, judged, late, missing] of list) {
+      const entry = merged.get(start) ?? [start, 0, 0, 0];
+      entry[1] += judged;
+      entry[2] += late;
+      entry[3] += missing;
+      merged.set(start, entry);
+    }
+  }
+  return [...merged.values()].sort((a, b) => a[0] - b[0]);
 }
