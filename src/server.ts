@@ -257,11 +257,12 @@ function toTribuneError(error: FastifyError): TribuneError {
 
 /**
  * With an edge secret set, the origin sits behind edges; a local edge (npm
- * run start:edge, the benches) connects from loopback and must not count as
- * one client address.
+ * run start:edge, the benches) connects from 127.0.0.1 and must not count as
+ * one client address. Only that address: other loopback addresses are
+ * clients like any other (the attack harness comes from 127.0.0.2 and up).
  */
 function loopbackEdges(config: TribuneConfig): string[] {
-  return config.edgeSecret ? ['127.0.0.0/8', '::1/128'] : [];
+  return config.edgeSecret ? ['127.0.0.1', '::1'] : [];
 }
 
 /** Node's parser errors (RFC 9110 §15.5.20 431 for headers, 408, 400) as catalogue bodies; then the socket is closed. */
