@@ -241,7 +241,7 @@ ${collapsed('$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip')}
         add_header access-control-allow-origin * always;
         return 400 '{"error":{"code":"VALIDATION_FAILED","message":"The request does not match its schema","details":"querystring/v must be a version number"}}';
       }
-${collapsed('$uri?$tribune_q_v', { staleWhileUpdating: false })}
+${collapsed('$uri?$tribune_q_v')}
       proxy_pass http://tribune_origin$uri?$tribune_q_v;
     }
 
@@ -314,12 +314,17 @@ ${collapsed('$uri')}
  * per key however many wait (the lock, held above the origin's longest
  * hold), stale copies when the origin fails, no cookies either way.
  */
-function collapsed(key: string, options: { staleWhileUpdating?: boolean } = {}): string {
-  // The feed's "nothing new since v" answer is cached for a second under the
-  // same key the next long-poll uses. Served stale while that long-poll is
-  // held at the origin, it would answer every waiting listener at once, and
-  // they would poll again every second or two instead of waiting.
-  const stale = options.staleWhileUpdating === false ? 'error timeout http_500 http_502 http_503 http_504' : 'error timeout updating http_500 http_502 http_503 http_504';
+function collapsed(key: string): string {
+  // `updating` on the feed too, though it costs requests: the feed's "nothing
+  // new since v" answer is cached for a second under the key the next
+  // long-poll uses, so while that poll is held at the origin the stale copy
+  // answers waiting listeners at once and they poll again within 1-2 s
+  // (0.25 feed requests per listener per second). Without it the waiters sit
+  // on nginx's cache lock, which wakes each of them every 500 ms: measured at
+  // 10,000 listeners (docs/BENCHMARKS.md, "Fan-out", 2026-11-24 08:26-08:48)
+  // the feed fell to 0.1 requests per listener per second but 0.7-2.2 % of
+  // parts came late and the total CPU did not fall. A held feed needs an
+  // edge that wakes lock waiters at once (Varnish), not this one.
   return [
     'proxy_cache tribune;',
     `proxy_cache_key ${key};`,
@@ -332,7 +337,7 @@ function collapsed(key: string, options: { staleWhileUpdating?: boolean } = {}):
     `proxy_cache_lock_timeout ${EDGE_HOLD_S}s;`,
     `proxy_cache_lock_age ${EDGE_HOLD_S}s;`,
     `proxy_read_timeout ${EDGE_HOLD_S}s;`,
-    `proxy_cache_use_stale ${stale};`,
+    'proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;',
     'proxy_ignore_headers Set-Cookie;',
     'proxy_hide_header Set-Cookie;',
     'add_header x-cache $upstream_cache_status always;',
