@@ -90,11 +90,17 @@ export function checkCandidate(candidate: string): void {
   const parts = candidate.split(' ');
   const [head, component, transport, priority, address, port, typ, type, ...rest] = parts;
   if (!head || !/^candidate:[A-Za-z0-9+/]{1,32}$/.test(head)) fail('foundation');
-  if (!component || !/^\d{1,3}$/.test(component) || Number(component) < 1 || Number(component) > 256) fail('component-id');
+  // The stage bundles and muxes RTCP (RFC 8843, RFC 5761): component 1 is the only one it uses.
+  if (component !== '1') fail('component-id must be 1 (RTCP is multiplexed)');
   if (!transport || !/^(udp|tcp)$/i.test(transport)) fail('transport must be UDP or TCP');
   if (!priority || !/^\d{1,10}$/.test(priority) || Number(priority) > 2 ** 32 - 1) fail('priority');
   if (!validAddress(address)) fail('connection-address');
+  // A name is only an mDNS name that hides a browser's address (draft-ietf-mmusic-mdns-ice-candidates):
+  // any other (localhost, a name that resolves inside our network) would have the SFU probe it.
+  if (isIP(address ?? '') === 0 && !/\.local$/i.test(address ?? '')) fail('connection-address must be an IP address or an mDNS .local name');
   if (!validPort(port)) fail('port');
+  // Port 0 is no port for UDP; TCP active candidates carry 9 (RFC 6544 §4.5).
+  if (Number(port) === 0) fail('port 0');
   if (typ !== 'typ' || !type || !/^(host|srflx|prflx|relay)$/.test(type)) fail('cand-type must be host, srflx, prflx or relay');
   if (rest.length % 2 !== 0) fail('extension attributes come in name value pairs');
   for (let i = 0; i < rest.length; i += 2) {

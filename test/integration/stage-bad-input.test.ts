@@ -446,6 +446,11 @@ test('ICE candidates that look like candidate lines but cannot be used get ICE_C
     ['a port over 65535', 'candidate:1 1 udp 2122260223 10.0.0.1 99999 typ host', '0'],
     ['an unknown transport', 'candidate:1 1 xyz 2122260223 10.0.0.1 50000 typ host', '0'],
     ['an unknown candidate type', 'candidate:1 1 udp 2122260223 10.0.0.1 50000 typ bogus', '0'],
+    // Found by the attack harness: candidates that would have the SFU probe its own machine or nothing.
+    ['port 0', 'candidate:1 1 udp 2122260223 10.0.0.1 0 typ host', '0'],
+    ['component 2 (RTCP is multiplexed)', 'candidate:1 2 udp 2122260223 10.0.0.1 50000 typ host', '0'],
+    ['a host name (localhost)', 'candidate:1 1 udp 2122260223 localhost 50000 typ host', '0'],
+    ['a host name that is not mDNS', 'candidate:1 1 udp 2122260223 origin.internal 50000 typ host', '0'],
     ['an sdpMid the offer does not have', 'candidate:1 1 udp 2122260223 10.0.0.1 50000 typ host', 'not-offered'],
   ];
   for (const [what, candidate, sdpMid] of impossible) {
