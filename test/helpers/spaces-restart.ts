@@ -86,8 +86,16 @@ export async function restartScenario(store: StoreOptions): Promise<void> {
 
     // Starting the scheduled Space now: the reminder fires and the block holds.
     assertOk(await asHost('POST', `/api/spaces/${scheduled.id}/start`, {}));
-    const notes = await httpCall<{ notifications: { space: { id: string } }[] }>(base, 'GET', '/api/notifications', { jar: fan.jar });
-    assert.deepEqual(notes.body.notifications.map((n) => n.space.id), [scheduled.id]);
+    // Reminders are written after the start answers (a Space with a million
+    // subscribers must not start late), so the fan's notification comes soon after.
+    const noted = async () => (await httpCall<{ notifications: { space: { id: string } }[] }>(base, 'GET', '/api/notifications', { jar: fan.jar })).body.notifications.map((n) => n.space.id);
+    const deadline = Date.now() + 10_000;
+    let ids = await noted();
+    while (ids.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      ids = await noted();
+    }
+    assert.deepEqual(ids, [scheduled.id]);
     const asTroll = (path: string, body: unknown) => httpCall(base, 'POST', path, { body, headers: { authorization: `Bearer ${troll.apiToken}` } });
     assertError(await asTroll(`/api/spaces/${scheduled.id}/requests`, {}), 403, 'BLOCKED');
     assertError(await asTroll(`/api/spaces/${scheduled.id}/reactions`, { emoji: '👏' }), 403, 'BLOCKED');
