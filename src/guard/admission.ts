@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Auth } from '../accounts/auth.js';
 import type { LoadShedder } from './load-shedder.js';
-import type { RateLimits } from './rate-limits.js';
+import { limitsCallers, type RateLimits } from './rate-limits.js';
 import { routeGuard } from './route-guards.js';
 import { TribuneError } from '../wire/errors.js';
 
@@ -36,7 +36,8 @@ export function admission(app: FastifyInstance, deps: AdmissionDeps): void {
   });
   app.addHook('preHandler', async (request) => {
     const guard = routeGuard(request.method, request.routeOptions.url);
-    if (!guard.limit) return;
+    // Beacons, sign-ins and sign-ups have address budgets only: no need to find out who is asking.
+    if (!guard.limit || !limitsCallers(guard.limit)) return;
     // A bad token is the handler's to refuse (TOKEN_INVALID); here it only has no budget.
     const account = await auth.account(request).catch(() => undefined);
     if (!account) return;

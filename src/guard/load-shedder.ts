@@ -103,7 +103,9 @@ export class LoadShedder {
     this.heapShare = heap.used_heap_size / heap.heap_size_limit;
     const { delayMs, heapShare } = this.options;
     const byDelay = delayMs.filter((threshold) => this.delayP50Ms >= threshold).length;
-    const byHeap = heapShare.filter((threshold) => this.heapShare >= threshold).length + (this.heapShare >= heapShare[0] ? 1 : 0);
+    // Heap pressure starts at level 2: whatever else is shed, chatter goes first.
+    const heapPassed = heapShare.filter((threshold) => this.heapShare >= threshold).length;
+    const byHeap = heapPassed === 0 ? 0 : heapPassed + 1;
     const asked = Math.min(4, Math.max(byDelay, byHeap));
     const wanted = Math.min(asked, this.lastWanted);
     this.lastWanted = asked;

@@ -45,6 +45,12 @@ export const LIMIT_POLICIES: Record<LimitName, LimitPolicy> = {
   write: { per: { ip: 600, account: 300, token: 300 }, seconds: 60, code: 'RATE_LIMITED' },
 };
 
+/** Whether a budget counts per account or API token too (else only the address's is taken, before the caller is known). */
+export function limitsCallers(name: LimitName): boolean {
+  const per = LIMIT_POLICIES[name].per;
+  return per.account !== undefined || per.token !== undefined;
+}
+
 export interface RateLimitOptions {
   /** Scaled out: limits shared through this Redis. */
   redis?: Redis;

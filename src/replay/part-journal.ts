@@ -48,6 +48,8 @@ export class PartJournal {
   private timeline: FileHandle | undefined;
   private kept: FileHandle | undefined;
   private timelineDirty = false;
+  /** Timeline lines being appended, in order; a part's sync waits for them. */
+  private timelineWrites: Promise<void> = Promise.resolve();
 
   constructor(readonly dir: string) {}
 
@@ -101,8 +103,6 @@ export class PartJournal {
     };
     this.timelineWrites = this.timelineWrites.then(write).catch(() => undefined);
   }
-
-  private timelineWrites: Promise<void> = Promise.resolve();
 
   private async syncTimeline(): Promise<void> {
     await this.timelineWrites;

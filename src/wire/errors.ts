@@ -23,7 +23,6 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request could not be parsed as HTTP' },
   RATE_LIMITED: { status: 429, message: 'Too many requests of this kind; wait as long as Retry-After says' },
   OVERLOADED: { status: 503, message: 'The server is shedding load to keep live audio going; try again after Retry-After' },
-  TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections from this address' },
   // --- Spaces (control) --------------------------------------------------
   SPACE_NOT_FOUND: { status: 404, message: 'No Space with this id' },
   SPACE_ENDED: { status: 410, message: 'This Space has ended' },
