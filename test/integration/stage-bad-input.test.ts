@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { SignJWT } from 'jose';
+import { stagePassKeys } from '../../src/control/stage-tokens.js';
 import { RTCPeerConnection } from 'werift';
 import { peerConfig } from '../../src/sfu/peer-config.js';
 import { DEFAULT_SFU_OPTIONS } from '../../src/sfu/sfu-types.js';
@@ -165,9 +166,10 @@ function signToken(claims: { sub: string; acc?: string; role?: string; aud?: str
   const payload: Record<string, string> = {};
   if (claims.acc !== undefined) payload.acc = claims.acc;
   if (claims.role !== undefined) payload.role = claims.role;
-  const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).setIssuer('tribune').setAudience(claims.aud ?? 'stage').setSubject(claims.sub).setIssuedAt();
+  const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'ES256' }).setIssuer('tribune').setAudience(claims.aud ?? 'stage').setSubject(claims.sub).setIssuedAt();
   jwt.setExpirationTime(claims.exp ?? '1h');
-  return jwt.sign(key);
+  // Passes are ES256 under a key derived from the server's secret (src/control/stage-tokens.ts).
+  return jwt.sign(stagePassKeys(key).privateKey);
 }
 
 /** The same token with one claim of its payload changed and the signature kept. */
@@ -497,7 +499,7 @@ test('a second connection with the same account’s pass replaces the first (400
 // --- the WebSocket upgrade -------------------------------------------------
 
 test('a stage upgrade for an unknown Space is refused with 404 SPACE_NOT_FOUND', LIMIT, async () => {
-  const refused = await RawStageClient.refused(stageUrl(server.url, 'abcdefghij', probe.token));
+  const refused = await RawStageClient.refused(stageUrl(server.url, 'abcdefghijkmnp', probe.token));
   assert.equal(refused.status, 404);
   assert.equal(refused.body.error?.code, 'SPACE_NOT_FOUND');
 });
@@ -696,7 +698,7 @@ test('POST /api/spaces without an account, or with a bad credential, is refused 
 
 test('GET /api/spaces/:id with a malformed or unknown id is refused with 400 VALIDATION_FAILED or 404 SPACE_NOT_FOUND', LIMIT, async () => {
   assert.deepEqual(await request('GET', '/api/spaces/NOTANIDXYZ'), { status: 400, code: 'VALIDATION_FAILED' });
-  assert.deepEqual(await request('GET', '/api/spaces/abcdefghij'), { status: 404, code: 'SPACE_NOT_FOUND' });
+  assert.deepEqual(await request('GET', '/api/spaces/abcdefghijkmnp'), { status: 404, code: 'SPACE_NOT_FOUND' });
 });
 
 test('POST /api/spaces/:id/end by anyone but the host’s account, or with a bad credential, is refused and the Space stays live', LIMIT, async () => {
@@ -740,7 +742,7 @@ test('POST /api/spaces/:id/end by anyone but the host’s account, or with a bad
     status: 400,
     code: 'VALIDATION_FAILED',
   });
-  assert.deepEqual(await post('/api/spaces/abcdefghij/end', asBot(space.host)), {
+  assert.deepEqual(await post('/api/spaces/abcdefghijkmnp/end', asBot(space.host)), {
     status: 404,
     code: 'SPACE_NOT_FOUND',
   });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { SignJWT, UnsecuredJWT } from 'jose';
-import { StageTokens } from '../../src/control/stage-tokens.js';
+import { StageTokens, stagePassKeys } from '../../src/control/stage-tokens.js';
 import { TribuneError, type ErrorCode } from '../../src/wire/errors.js';
 
 const SECRET = randomBytes(32);
@@ -20,20 +20,28 @@ async function rejectsWithCode(promise: Promise<unknown>, code: ErrorCode): Prom
   });
 }
 
-/** Signs a pass the way StageTokens does, with every claim overridable. */
+/** Signs a pass the way StageTokens does (ES256, the key derived from `secret`), with every claim overridable. */
 function craft(
   claims: { acc?: unknown; sub?: string; iss?: string; aud?: string | null; iatSeconds?: number; expSeconds?: number | null },
   secret: Uint8Array = SECRET,
 ): Promise<string> {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({ acc: 'acc' in claims ? claims.acc : ACCOUNT })
-    .setProtectedHeader({ alg: 'HS256' })
+    .setProtectedHeader({ alg: 'ES256' })
     .setIssuer(claims.iss ?? 'tribune')
     .setSubject(claims.sub ?? SPACE)
     .setIssuedAt(claims.iatSeconds ?? nowSeconds);
   if (claims.aud !== null) jwt.setAudience(claims.aud ?? 'stage');
   if (claims.expSeconds !== null) jwt.setExpirationTime(claims.expSeconds ?? nowSeconds + 3600);
-  return jwt.sign(secret);
+  return jwt.sign(stagePassKeys(secret).privateKey);
+}
+
+const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A JWS signed with the origin's pass key by node:crypto, whatever its header says. */
+function signedUnder(header: Record<string, unknown>, claims: Record<string, unknown>): string {
+  const input = `${part(header)}.${part(claims)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), { key: stagePassKeys(SECRET).privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 /** Replaces the JSON payload of a compact JWS, keeping header and signature. */
@@ -184,4 +192,78 @@ test('a pass that is not a JWT at all is refused with TOKEN_INVALID', async () =
 
 test('a pass longer than 2048 characters is refused with TOKEN_INVALID before it is parsed', async () => {
   await rejectsWithCode(new StageTokens(SECRET, 3600).verify('a'.repeat(2049), SPACE), 'TOKEN_INVALID');
+});
+
+// --- ES256 and the key edges hold ------------------------------------------
+
+test('an issued pass is signed ES256, and verifies with node:crypto against publicKey() alone', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const token = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
+  const [header = '', payload = '', signature = ''] = token.split('.');
+  assert.deepEqual(JSON.parse(Buffer.from(header, 'base64url').toString('utf8')), { alg: 'ES256' });
+  const rs = Buffer.from(signature, 'base64url');
+  assert.equal(rs.length, 64, 'a JWS ES256 signature is r || s (RFC 7518 §3.4)');
+  const { x, y } = tokens.publicKey();
+  const edgeKey = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
+  assert.ok(verify('sha256', Buffer.from(`${header}.${payload}`), { key: edgeKey, dsaEncoding: 'ieee-p1363' }, rs));
+});
+
+test('the same secret gives the same public key, in every StageTokens; another secret another key', () => {
+  const first = new StageTokens(SECRET, 3600).publicKey();
+  assert.deepEqual(new StageTokens(Uint8Array.from(SECRET), 60).publicKey(), first);
+  assert.deepEqual(stagePassKeys(SECRET).point, first);
+  for (const coordinate of [first.x, first.y]) {
+    assert.match(coordinate, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(Buffer.from(coordinate, 'base64url').length, 32);
+  }
+  assert.notDeepEqual(new StageTokens(randomBytes(32), 3600).publicKey(), first);
+});
+
+test('the pass key is d = (HMAC-SHA256(secret, "tribune stage-pass ES256 v1") mod (n - 1)) + 1, pinned for a known secret', () => {
+  // Pinned: a change here re-keys every origin and edge and kills every live pass.
+  // The point was checked with an independent scalar multiplication on P-256 (Python, no library).
+  const secret = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+  const keys = stagePassKeys(secret);
+  assert.deepEqual(keys.point, { x: '3d66X2I7KufYVHZO2XCVLnl_itZKc8N418C5UHGaaxw', y: 'BgjNwLYS4-s2aBaPNXKpeBZpLJaAnBd7vkQ3AJFbl6E' });
+  const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  for (const s of [secret, SECRET, Buffer.alloc(0)]) {
+    const h = BigInt(`0x${createHmac('sha256', s).update('tribune stage-pass ES256 v1').digest('hex')}`);
+    const d = (h % (n - 1n)) + 1n;
+    const jwk = stagePassKeys(s).privateKey.export({ format: 'jwk' });
+    assert.equal(jwk.d, Buffer.from(d.toString(16).padStart(64, '0'), 'hex').toString('base64url'));
+  }
+});
+
+test('a pass signed HS256 with the secret (the old form) is refused with TOKEN_INVALID', async () => {
+  const old = await new SignJWT({ acc: ACCOUNT }).setProtectedHeader({ alg: 'HS256' }).setIssuer('tribune').setAudience('stage').setSubject(SPACE).setIssuedAt().setExpirationTime('1h').sign(SECRET);
+  await rejectsWithCode(new StageTokens(SECRET, 3600).verify(old, SPACE), 'TOKEN_INVALID');
+});
+
+test('a pass signed HS256 with the public key as its secret (key confusion) is refused with TOKEN_INVALID', async () => {
+  const tokens = new StageTokens(SECRET, 3600);
+  const { x, y } = tokens.publicKey();
+  const pem = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+  for (const key of [Buffer.from(pem), Buffer.from(x), Buffer.from(`${x}${y}`)]) {
+    const confused = await new SignJWT({ acc: ACCOUNT }).setProtectedHeader({ alg: 'HS256' }).setIssuer('tribune').setAudience('stage').setSubject(SPACE).setIssuedAt().setExpirationTime('1h').sign(key);
+    await rejectsWithCode(tokens.verify(confused, SPACE), 'TOKEN_INVALID');
+  }
+});
+
+test('a pass the origin key signed under a header naming another algorithm (none, ES384, HS256) is refused with TOKEN_INVALID', async () => {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const claims = { acc: ACCOUNT, iss: 'tribune', aud: 'stage', sub: SPACE, iat: nowSeconds, exp: nowSeconds + 600 };
+  const tokens = new StageTokens(SECRET, 3600);
+  assert.deepEqual(await tokens.verify(signedUnder({ alg: 'ES256' }, claims), SPACE), { spaceId: SPACE, accountId: ACCOUNT }, 'the signing above is right');
+  for (const alg of ['none', 'ES384', 'HS256', 'es256']) {
+    await rejectsWithCode(tokens.verify(signedUnder({ alg }, claims), SPACE), 'TOKEN_INVALID');
+  }
+});
+
+test('an expired ES256 pass is refused with TOKEN_INVALID "expired"; one with a bad signature, "bad signature or format"', async () => {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const tokens = new StageTokens(SECRET, 3600);
+  const expired = await craft({ iatSeconds: nowSeconds - 700, expSeconds: nowSeconds - 100 });
+  await assert.rejects(tokens.verify(expired, SPACE), (error: unknown) => error instanceof TribuneError && error.code === 'TOKEN_INVALID' && error.details === 'expired');
+  const forged = await craft({}, randomBytes(32));
+  await assert.rejects(tokens.verify(forged, SPACE), (error: unknown) => error instanceof TribuneError && error.code === 'TOKEN_INVALID' && error.details === 'bad signature or format');
 });
