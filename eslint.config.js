@@ -14,4 +14,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The edge's njs modules run inside nginx (njs 0.7), not Node.
+    files: ['src/edge/njs/**/*.js', 'deploy/nginx/njs/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ngx: 'readonly', njs: 'readonly', Buffer: 'readonly' } },
+    rules: { 'no-var': 'off', '@typescript-eslint/no-unused-vars': ['error', { caughtErrors: 'none' }] },
+  },
 );

@@ -60,6 +60,7 @@ import type { GapReport, SpeakersAnswer, SpeakersRequest } from './attack-speake
 import { ATTACK_CATALOGUE, type AttackResult, type AttackSetup, type RunnerAnswer, type RunnerRequest } from './attack-types.js';
 import { startCrowd, type CrowdHandle, type CrowdReport, type TimelineBucket } from './ll-hls-crowd.js';
 import { ServerProcess } from './server-process.js';
+import { stagePassKeys } from '../src/control/stage-tokens.js';
 
 /** The crowd (BENCH_ATTACK_LISTENERS, default 1,000), arriving over BENCH_ATTACK_RAMP_S (default 50 s). */
 const LISTENERS = positive('BENCH_ATTACK_LISTENERS', 1000);
@@ -180,9 +181,10 @@ function originDetails(before: AttackOriginStats, after: AttackOriginStats, atta
 async function startStack(running: Running, attackNames: string[]): Promise<{ setup: AttackSetup; nginxErrorLog: string }> {
   const edgeSecret = randomBytes(24).toString('hex');
   const secretHex = randomBytes(32).toString('hex');
+  const idKey = randomBytes(32).toString('hex');
   log('starting the origin');
   const { server: origin, url: originUrl } = await ServerProcess.start<AttackParentMessage, AttackServerAnswer>(new URL('./attack-server.ts', import.meta.url), {
-    env: { ATTACK_EDGE_SECRET: edgeSecret, ATTACK_SECRET_HEX: secretHex },
+    env: { ATTACK_EDGE_SECRET: edgeSecret, ATTACK_SECRET_HEX: secretHex, ATTACK_ID_KEY: idKey },
   });
   running.origin = origin;
   const space = await createSpace(originUrl, 'Attack bench');
@@ -193,7 +195,7 @@ async function startStack(running: Running, attackNames: string[]): Promise<{ se
   if (asked.status !== 200 || accepted.status !== 200) throw new Error(`the hostile member got no seat: ${asked.status} ${accepted.status}`);
 
   log('starting the edge');
-  const edge = await startNginxEdge({ port: await freePort(), origin: `127.0.0.1:${new URL(originUrl).port}`, edgeSecret, unlimited: [LEGIT_CIDR] });
+  const edge = await startNginxEdge({ port: await freePort(), origin: `127.0.0.1:${new URL(originUrl).port}`, edgeSecret, idKey, stagePassKey: stagePassKeys(Buffer.from(secretHex, 'hex')).point, unlimited: [LEGIT_CIDR] });
   running.edge = edge;
 
   log('starting the speakers');

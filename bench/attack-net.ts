@@ -11,6 +11,7 @@
  */
 import net from 'node:net';
 import { assertLoopback } from './raw-http.js';
+import { ID_ALPHABET, PUBLIC_ID_RANDOM, PUBLIC_ID_TAG } from '../src/wire/public-id.js';
 
 /** Addresses of legitimate clients, exempt from the edge's per-address limits like a load generator's. */
 export const LEGIT_CIDR = '127.0.0.0/24';
@@ -267,10 +268,9 @@ export function randomToken(length: number): string {
   return out.slice(0, length);
 }
 
-/** A random Space id (the shape /^[a-z2-9]{10}$/ the routes accept). */
+/** A made-up Space id of the shape the routes accept (14 symbols); its tag is right once in 2^20. */
 export function randomSpaceId(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz23456789';
   let out = '';
-  for (let i = 0; i < 10; i++) out += alphabet[Math.floor(Math.random() * alphabet.length)];
+  for (let i = 0; i < PUBLIC_ID_RANDOM + PUBLIC_ID_TAG; i++) out += ID_ALPHABET[Math.floor(Math.random() * ID_ALPHABET.length)];
   return out;
 }

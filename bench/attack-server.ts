@@ -65,10 +65,12 @@ export type AttackServerAnswer = ({ type: 'stats' } & AttackOriginStats) | { typ
 
 const edgeSecret = process.env.ATTACK_EDGE_SECRET;
 const secretHex = process.env.ATTACK_SECRET_HEX;
-if (!edgeSecret || !secretHex) throw new Error('ATTACK_EDGE_SECRET and ATTACK_SECRET_HEX must be set');
+const idKey = process.env.ATTACK_ID_KEY;
+if (!edgeSecret || !secretHex || !idKey) throw new Error('ATTACK_EDGE_SECRET, ATTACK_SECRET_HEX and ATTACK_ID_KEY must be set');
 
 const tribune = await buildServer({
-  ...configFromEnv({ TRIBUNE_TRUST_PROXY: '127.0.0.1', TRIBUNE_SECRET: secretHex }),
+  // Only the edge may connect (TRIBUNE_ACCEPT_FROM); the harness's own probes come from 127.0.0.1 too.
+  ...configFromEnv({ TRIBUNE_TRUST_PROXY: '127.0.0.1', TRIBUNE_SECRET: secretHex, TRIBUNE_ID_KEY: idKey, TRIBUNE_ACCEPT_FROM: '127.0.0.1' }),
   host: '127.0.0.1',
   port: 0,
   secureCookies: false,

@@ -5,13 +5,17 @@
  * what the Space page does when it opens:
  *
  *   GET /s/<id>, /app.js, /styles.css        the page and its bundle (edge-cached 10 s)
- *   GET /api/session                          who am I, and the CSRF token (never cached)
- *   GET /api/spaces/<id>                      the Space (never cached)
  *   GET /api/spaces/<id>/feed                 the feed's first poll (edge-cached)
- *   10 %: POST /api/session                   sign in (an unknown username: the server
- *                                             verifies against a decoy hash, the same
- *                                             Argon2id work as a real sign-in)
- *    2 %: POST /api/accounts                  sign up (a new account: one Argon2id hash)
+ *   POST /api/spaces/<id>/presence            the first presence beacon (counted at the origin)
+ *   10 %: GET /api/session, POST /api/session sign in: the sign-in page's CSRF token, then
+ *                                             an unknown username (the server verifies
+ *                                             against a decoy hash, the same Argon2id work
+ *                                             as a real sign-in)
+ *    2 %: GET /api/session, POST /api/accounts  sign up (a new account: one Argon2id hash)
+ *
+ * An anonymous page asks nothing else: without the signed-in hint cookie it
+ * does not fetch /api/session (src/web/account-session.ts), and the Space
+ * page reads the Space from the feed.
  *
  * The shares of sign-ins and sign-ups are this harness's assumption for a
  * launch crowd (most people arrive signed in or anonymous: listening needs
@@ -58,19 +62,20 @@ async function arrive(setup: AttackSetup, index: number, t: Tallies): Promise<vo
     await step('page', 'GET', `/s/${id}`);
     await step('bundle', 'GET', '/app.js');
     await step('styles', 'GET', '/styles.css');
-    const session = await step('session', 'GET', '/api/session');
-    await step('space', 'GET', `/api/spaces/${id}`);
     await step('feed', 'GET', `/api/spaces/${id}/feed`);
+    await step('beacon', 'POST', `/api/spaces/${id}/presence`, { 'content-type': 'application/json' }, JSON.stringify({ listener: `surge${index.toString(36)}${randomToken(12)}` }));
+    const roll = Math.random();
+    if (roll >= SIGN_IN_SHARE + SIGN_UP_SHARE) return;
+    const session = await step('session', 'GET', '/api/session');
     let csrf = '';
     try {
       csrf = (JSON.parse(session.body.toString('utf8')) as { csrfToken?: string }).csrfToken ?? '';
     } catch {
       // a refusal (503, 429): no token, and the page would not sign in now either
     }
-    const roll = Math.random();
     if (csrf && roll < SIGN_IN_SHARE) {
       await step('sign-in', 'POST', '/api/session', { 'x-csrf-token': csrf }, JSON.stringify({ username: `nobody_${randomToken(12)}`, password: 'correct horse battery' }));
-    } else if (csrf && roll < SIGN_IN_SHARE + SIGN_UP_SHARE) {
+    } else if (csrf) {
       await step('sign-up', 'POST', '/api/accounts', { 'x-csrf-token': csrf }, JSON.stringify({ username: `s${randomToken(14)}`, password: 'correct horse battery' }));
     }
   } finally {

@@ -43,9 +43,13 @@ export type FanoutServerAnswer = { type: 'watching' } | { type: 'error'; message
 
 const edgeSecret = process.env.FANOUT_EDGE_SECRET;
 if (!edgeSecret) throw new Error('FANOUT_EDGE_SECRET must be set: the fan-out origin runs in scaled mode');
+// The edge checks the ids the origin mints: both are given the same key.
+const idKey = process.env.FANOUT_ID_KEY;
+const secretHex = process.env.FANOUT_SECRET_HEX;
+if (!idKey || !secretHex) throw new Error('FANOUT_ID_KEY and FANOUT_SECRET_HEX must be set: the edge checks the origin\'s ids and stage passes with them');
 
 const tribune = await buildServer({
-  ...configFromEnv({}),
+  ...configFromEnv({ TRIBUNE_ID_KEY: idKey, TRIBUNE_SECRET: secretHex }),
   host: '127.0.0.1',
   port: 0,
   secureCookies: false,

@@ -65,6 +65,7 @@ import { CLOCK_TICKS_PER_S, createSpace, hostBusyMs, percentile, positive, round
 import type { FanoutParentMessage, FanoutServerAnswer, OriginRequestKind, OriginStats } from './fanout-server.js';
 import { defaultWorkers, parseMediaPlaylist, startCrowd, type CrowdReport, type StaticSchedule } from './ll-hls-crowd.js';
 import { ServerProcess } from './server-process.js';
+import { stagePassKeys } from '../src/control/stage-tokens.js';
 
 const WARMUP_MS = 5000;
 const RSS_SAMPLE_MS = 2000;
@@ -246,6 +247,8 @@ interface LiveOrigin {
   server: FanoutServer;
   url: string;
   edgeSecret: string;
+  idKey: string;
+  stagePassKey: { x: string; y: string };
   spaceId: string;
   bot: SpeakerBot;
   stop(): Promise<void>;
@@ -254,8 +257,10 @@ interface LiveOrigin {
 /** A Tribune origin in its own process with a live Space and a speaker bot playing a tone. */
 async function startLiveOrigin(): Promise<LiveOrigin> {
   const edgeSecret = randomBytes(24).toString('hex');
+  const idKey = randomBytes(32).toString('hex');
+  const secretHex = randomBytes(32).toString('hex');
   const { server, url } = await ServerProcess.start<FanoutParentMessage, FanoutServerAnswer>(new URL('./fanout-server.ts', import.meta.url), {
-    env: { FANOUT_EDGE_SECRET: edgeSecret },
+    env: { FANOUT_EDGE_SECRET: edgeSecret, FANOUT_ID_KEY: idKey, FANOUT_SECRET_HEX: secretHex },
   });
   let bot: SpeakerBot | undefined;
   try {
@@ -272,6 +277,8 @@ async function startLiveOrigin(): Promise<LiveOrigin> {
       server,
       url,
       edgeSecret,
+      idKey,
+      stagePassKey: stagePassKeys(Buffer.from(secretHex, 'hex')).point,
       spaceId: created.space.id,
       bot: running,
       async stop() {
@@ -433,6 +440,8 @@ export async function runTribuneFanout(N: number, seconds = 30): Promise<FanoutR
         port: await freePort(),
         origin: `127.0.0.1:${new URL(origin.url).port}`,
         edgeSecret: origin.edgeSecret,
+        idKey: origin.idKey,
+        stagePassKey: origin.stagePassKey,
         unlimited: ['127.0.0.0/8'],
         accessLog,
       }));

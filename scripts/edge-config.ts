@@ -14,16 +14,19 @@
  * same environment as the render it checks.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from '../src/tools/free-port.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderNginxEdgeConfig, type EdgeConfigOptions } from '../src/edge/nginx-edge-config.js';
-import { NGINX, nginxInstalled } from '../src/edge/nginx-process.js';
+import { NGINX, NJS_DIR, nginxInstalled } from '../src/edge/nginx-process.js';
+import { StageTokens } from '../src/control/stage-tokens.js';
 
 export const DEPLOY_CONF = fileURLToPath(new URL('../deploy/nginx/tribune-edge.conf', import.meta.url));
+/** The njs modules beside it, copied from src/edge/njs/. */
+export const DEPLOY_NJS = fileURLToPath(new URL('../deploy/nginx/njs/', import.meta.url));
 
 export const SECRET_PLACEHOLDER = 'CHANGE-ME';
 export const DEFAULT_ORIGIN = '10.0.0.10:8080';
@@ -33,6 +36,7 @@ export const PRODUCTION_PATHS = {
   prefix: '/var/lib/tribune-edge',
   cacheDir: '/var/cache/tribune-edge',
   logDir: '/var/log/tribune-edge',
+  njsDir: '/etc/tribune-edge/njs',
 } as const;
 export const PRODUCTION_LISTEN = '0.0.0.0:80';
 
@@ -42,12 +46,22 @@ export function deployOptions(env: NodeJS.ProcessEnv = process.env): EdgeConfigO
     origin: env.TRIBUNE_ORIGIN || DEFAULT_ORIGIN,
     standbyOrigin: env.TRIBUNE_STANDBY_ORIGIN || undefined,
     edgeSecret: env.TRIBUNE_EDGE_SECRET || SECRET_PLACEHOLDER,
+    idKey: env.TRIBUNE_ID_KEY || SECRET_PLACEHOLDER,
+    stagePassKey: parseStagePassKey(env.TRIBUNE_STAGE_PASS_KEY),
+    njsDir: PRODUCTION_PATHS.njsDir,
     prefix: PRODUCTION_PATHS.prefix,
     cacheDir: PRODUCTION_PATHS.cacheDir,
     errorLog: `${PRODUCTION_PATHS.logDir}/error.log`,
     user: 'www-data',
     workerProcesses: 'auto',
   };
+}
+
+/** TRIBUNE_STAGE_PASS_KEY is "<x>.<y>" (`npm run edge-config -- --stage-pass-key` prints it on the origin). */
+function parseStagePassKey(value: string | undefined): { x: string; y: string } {
+  if (!value) return { x: SECRET_PLACEHOLDER, y: SECRET_PLACEHOLDER };
+  const [x = '', y = ''] = value.split('.');
+  return { x, y };
 }
 
 /** The production file: a header saying what it was rendered with, then the renderer's output. */
@@ -63,10 +77,29 @@ export function renderDeployConfig(env: NodeJS.ProcessEnv = process.env): string
           '# Until then the origin answers every listener request with 403 EDGE_ONLY.',
         ]
       : ['# Edge secret: from TRIBUNE_EDGE_SECRET. Keep this file out of version control.'];
+  const keyNote =
+    options.idKey === SECRET_PLACEHOLDER
+      ? [
+          `# Id key: the placeholder ${SECRET_PLACEHOLDER}. Replace both \`$tribune_id_key "CHANGE-ME"\``,
+          '# lines with the origin\'s TRIBUNE_ID_KEY (hex), or render with TRIBUNE_ID_KEY=... set.',
+          '# Until then the edge answers every Space and clip with 404: it cannot tell their ids from made-up ones.',
+        ]
+      : ['# Id key: from TRIBUNE_ID_KEY.'];
+  const passNote =
+    options.stagePassKey.x === SECRET_PLACEHOLDER
+      ? [
+          `# Stage pass key: the placeholder ${SECRET_PLACEHOLDER}. Render with TRIBUNE_STAGE_PASS_KEY (printed by`,
+          '# `TRIBUNE_SECRET=... npm run edge-config -- --stage-pass-key` where the origin\'s secret is).',
+          '# Until then the edge refuses every stage pass (it answers 500): nobody can go on stage through it.',
+        ]
+      : ['# Stage pass key: the public key from TRIBUNE_STAGE_PASS_KEY.'];
   return [
     '# Production edge for Tribune: see deploy/nginx/README.md and docs/EDGE.md.',
     `# Origin: ${options.origin} (TRIBUNE_ORIGIN); standby: ${options.standbyOrigin ?? 'none'} (TRIBUNE_STANDBY_ORIGIN).`,
     ...secretNote,
+    ...keyNote,
+    ...passNote,
+    `# njs modules: deploy/nginx/njs/ installed as ${PRODUCTION_PATHS.njsDir}/.`,
     '# Plain HTTP on port 80; for TLS on the edge see "TLS" in deploy/nginx/README.md.',
     '',
     renderNginxEdgeConfig(options),
@@ -89,6 +122,7 @@ export async function nginxTestProductionCopy(config: string): Promise<void> {
       mkdirSync(local);
       copy = copy.split(path).join(local);
     }
+    cpSync(NJS_DIR, join(dir, 'njsDir'), { recursive: true });
     copy = copy.split(`listen ${PRODUCTION_LISTEN} `).join(`listen 127.0.0.1:${await freePort()} `);
     // `user` only means something to a root master; elsewhere nginx warns and ignores it.
     if (process.getuid?.() !== 0) copy = copy.replace(/^user [^;]+;\n/m, '');
@@ -125,6 +159,12 @@ export async function checkDeployConfig(path = DEPLOY_CONF, env: NodeJS.ProcessE
     const onDisk = readFileSync(path, 'utf8');
     if (onDisk !== rendered) problems.push(`${path} differs from a fresh render (run npm run edge-config), first at ${firstDifference(onDisk, rendered)}`);
   }
+  for (const name of readdirSync(NJS_DIR)) {
+    const shipped = join(DEPLOY_NJS, name);
+    if (!existsSync(shipped) || readFileSync(shipped, 'utf8') !== readFileSync(join(NJS_DIR, name), 'utf8')) {
+      problems.push(`${shipped} differs from src/edge/njs/${name} (run npm run edge-config)`);
+    }
+  }
   try {
     await nginxTestProductionCopy(rendered);
   } catch (error) {
@@ -134,7 +174,15 @@ export async function checkDeployConfig(path = DEPLOY_CONF, env: NodeJS.ProcessE
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { check: { type: 'boolean', default: false }, out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { check: { type: 'boolean', default: false }, out: { type: 'string' }, 'stage-pass-key': { type: 'boolean', default: false } } });
+  if (values['stage-pass-key']) {
+    // Run where the origin's secret is: prints only the public half, for TRIBUNE_STAGE_PASS_KEY on the edges.
+    const secret = process.env.TRIBUNE_SECRET;
+    if (!secret || !/^([0-9a-fA-F]{2})+$/.test(secret)) throw new Error('--stage-pass-key needs the origin\'s TRIBUNE_SECRET (hex) in the environment');
+    const { x, y } = new StageTokens(Buffer.from(secret, 'hex'), 600).publicKey();
+    console.log(`${x}.${y}`);
+    return;
+  }
   const path = values.out === undefined ? DEPLOY_CONF : resolve(values.out);
   if (values.check) {
     const problems = await checkDeployConfig(path);
@@ -152,6 +200,9 @@ async function main(): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, rendered);
   console.log(`wrote ${path}`);
+  const njsOut = join(dirname(path), 'njs');
+  cpSync(NJS_DIR, njsOut, { recursive: true });
+  console.log(`wrote ${njsOut}/ (install it as ${PRODUCTION_PATHS.njsDir}/)`);
 }
 
 // Importable by the test without writing anything.

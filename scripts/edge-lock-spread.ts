@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     const id = await signUpAndOpenSpace(originUrl);
     const stream = tribune.spaces.streamOf(id);
     if (!stream) throw new Error('no stream for the Space');
-    edge = await startNginxEdge({ port: await freePort(), origin: `127.0.0.1:${originPort}`, edgeSecret, unlimited: ['127.0.0.0/8'] });
+    edge = await startNginxEdge({ port: await freePort(), origin: `127.0.0.1:${originPort}`, edgeSecret, idKey: tribune.idKey, stagePassKey: tribune.stagePassKey, unlimited: ['127.0.0.0/8'] });
     varnish = await startVarnish(originPort, edgeSecret);
 
     const agent = (): Agent => new Agent({ keepAlive: true, maxSockets: Infinity });

@@ -20,10 +20,10 @@ import { buildServer, type Tribune } from '../src/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** apt-get install nginx (with sudo when not root), then stop the service the package may have started. */
+/** apt-get install nginx and its njs module (with sudo when not root), then stop the service the package may have started. */
 function ensureNginx(): void {
   if (nginxInstalled()) return;
-  console.log('nginx is not installed: installing it from Debian\'s packages (apt-get install nginx)');
+  console.log('nginx or its njs module is not installed: installing them from Debian\'s packages (apt-get install nginx libnginx-mod-http-js)');
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const run = (command: string[], env: NodeJS.ProcessEnv = process.env): void => {
     const [program, ...args] = [...sudo, ...command];
@@ -31,11 +31,11 @@ function ensureNginx(): void {
   };
   const noninteractive = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run(['apt-get', 'update', '-qq'], noninteractive);
-  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'nginx'], noninteractive);
+  run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'nginx', 'libnginx-mod-http-js'], noninteractive);
   // The package starts the system's nginx (port 80) where services may start; ours runs on its own.
   const [program, ...args] = [...sudo, 'service', 'nginx', 'stop'];
   spawnSync(program ?? 'service', args, { stdio: 'ignore' });
-  if (!nginxInstalled()) throw new Error('apt-get install nginx did not install /usr/sbin/nginx');
+  if (!nginxInstalled()) throw new Error('apt-get install nginx libnginx-mod-http-js did not install nginx and its njs module');
 }
 
 async function portIsFree(port: number, host: string): Promise<boolean> {
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     tribune = await buildServer({ ...base, host: '127.0.0.1', port: originPort, edgeSecret, publicUrl, trustProxy: ['127.0.0.1'] });
     const originUrl = await tribune.listen();
     const origin = originUrl.replace(/^http:\/\//, '');
-    edge = await startNginxEdge({ host: edgeHost, port: edgePort, origin, edgeSecret });
+    edge = await startNginxEdge({ host: edgeHost, port: edgePort, origin, edgeSecret, idKey: tribune.idKey, stagePassKey: tribune.stagePassKey });
     edge.process.once('exit', (code, signal) => {
       if (stopping) return;
       console.error(`nginx exited (${signal ?? code}); stopping`);

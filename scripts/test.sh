@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: installs what the tests need from Debian's packages when it is
-# missing (chromium, ffmpeg, postgresql, nginx, an emoji font), then runs the whole suite: lint, type check, unit, integration and
+# missing (chromium, ffmpeg, postgresql, nginx and its njs module, redis, coturn, an emoji font), then runs the whole suite: lint, type check, unit, integration and
 # browser tests (one node:test run, so its closing summary counts them all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # The edge's tests run Debian's nginx (src/edge/nginx-process.ts).
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# The edge's gate is njs (src/edge/njs/).
+[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || need+=(libnginx-mod-http-js)
 # Shared rate limits: the guard's tests start a throwaway Redis (test/helpers/redis.ts).
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # deploy/coturn's test runs Debian's turnserver on the shipped configuration.
@@ -25,7 +27,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The nginx package may start the system's nginx on port 80; the tests run their own.
-  if [[ " ${need[*]} " == *" nginx "* ]]; then $sudo service nginx stop >/dev/null 2>&1 || true; fi
+  if [[ " ${need[*]} " == *" nginx "* || " ${need[*]} " == *" libnginx-mod-http-js "* ]]; then $sudo service nginx stop >/dev/null 2>&1 || true; fi
   if [[ " ${need[*]} " == *" redis-server "* ]]; then $sudo service redis-server stop >/dev/null 2>&1 || true; fi
   if [[ " ${need[*]} " == *" coturn "* ]]; then $sudo service coturn stop >/dev/null 2>&1 || true; fi
 fi

@@ -21,6 +21,18 @@ export interface TribuneConfig {
    * which signs everyone out at a restart (TRIBUNE_SECRET, hex, ≥ 32 bytes).
    */
   secret: Uint8Array;
+  /**
+   * Key that tags the ids of Spaces and clips, shared with the edges so they
+   * refuse made-up ids (TRIBUNE_ID_KEY, hex, ≥ 16 bytes). Default: one the
+   * store generates once and keeps, which every node on that store shares.
+   */
+  idKey: Uint8Array | undefined;
+  /**
+   * Only these addresses may open a connection (TRIBUNE_ACCEPT_FROM, comma-separated
+   * addresses or CIDRs); others are closed before a byte is read. For an origin
+   * behind edges: the edges. Unset: anyone.
+   */
+  acceptFrom: string[];
   /** Lifetime of a stage pass, in seconds. Default 10 min. */
   tokenTtlSeconds: number;
   /** Live Spaces this process hosts at most. Default 200. */
@@ -99,6 +111,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
     port: env.PORT === undefined ? 8080 : parsePort(env.PORT),
     publicUrl: env.TRIBUNE_PUBLIC_URL || undefined,
     secret: env.TRIBUNE_SECRET ? Buffer.from(env.TRIBUNE_SECRET, 'hex') : randomBytes(32),
+    idKey: parseIdKey(env.TRIBUNE_ID_KEY),
+    acceptFrom: (env.TRIBUNE_ACCEPT_FROM ?? '').split(',').map((a) => a.trim()).filter(Boolean),
     tokenTtlSeconds: 600,
     maxLiveSpaces: 200,
     maxCohosts: parseCount(env.TRIBUNE_MAX_COHOSTS, 2, 'TRIBUNE_MAX_COHOSTS'),
@@ -147,6 +161,12 @@ function parseCount(value: string | undefined, fallback: number, name: string, m
   const count = Number(value);
   if (!Number.isInteger(count) || count < 0 || count > max) throw new Error(`${name} must be an integer 0-${max}, got ${value}`);
   return count;
+}
+
+function parseIdKey(value: string | undefined): Uint8Array | undefined {
+  if (!value) return undefined;
+  if (!/^([0-9a-fA-F]{2}){16,64}$/.test(value)) throw new Error('TRIBUNE_ID_KEY must be 16 to 64 bytes in hex');
+  return Buffer.from(value, 'hex');
 }
 
 function parseScale(value: string | undefined): number {

@@ -24,6 +24,8 @@ import { feedRoutes } from './feed/feed-routes.js';
 import { Redis } from 'ioredis';
 import { admission, MAX_HEADERS } from './guard/admission.js';
 import { limitConnections } from './guard/connection-limits.js';
+import { PublicIds } from './store/public-ids.js';
+import { storedKey } from './store/server-keys.js';
 import { edgeOnly } from './guard/edge-only.js';
 import { LoadShedder } from './guard/load-shedder.js';
 import { RateLimits } from './guard/rate-limits.js';
@@ -47,6 +49,10 @@ export interface Tribune {
   spaces: SpaceRegistry;
   replays: ReplayLibrary;
   shedder: LoadShedder;
+  /** The key that tags public ids (hex): an edge in front needs it (src/edge). */
+  idKey: string;
+  /** The public key of stage passes: an edge in front checks passes with it (src/edge). */
+  stagePassKey: { x: string; y: string };
   /** Listens on config.host:config.port and resolves to the base URL. */
   listen(): Promise<string>;
   /** Ends every Space and closes the server. Safe to call twice. */
@@ -81,13 +87,14 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   // Node keeps the first maxHeadersCount headers and drops the rest silently;
   // one over the limit lets admission see that there were too many and refuse.
   app.server.maxHeadersCount = MAX_HEADERS + 1;
-  const connections = limitConnections(app.server, { perAddress: config.guard.connectionsPerAddress, exempt: [...config.trustProxy, ...loopbackEdges(config)] });
+  const connections = limitConnections(app.server, { perAddress: config.guard.connectionsPerAddress, exempt: [...config.trustProxy, ...loopbackEdges(config)], acceptOnly: config.acceptFrom });
   const redis = config.guard.redisUrl ? new Redis(config.guard.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 }) : undefined;
   // An unreachable Redis is logged, not fatal: the limits fall back to this process's memory.
   redis?.on('error', (error: Error) => app.log.warn({ err: error }, 'redis'));
   const limits = new RateLimits({ redis, ipScale: config.guard.ipScale });
   const shedder = new LoadShedder(config.guard.shedder);
   const store = await openStore(config.store);
+  const ids = new PublicIds(config.idKey ?? (await storedKey(store, 'public-id', 32)));
   const spaceStore = new SpaceStore(store);
   const accounts = new AccountStore(store);
   const reminders = new ReminderStore(store);
@@ -101,7 +108,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   const replays = new ReplayLibrary(
     replayStorage,
     new RecordingStore(store),
-    { journalDir: config.replay.journalDir, retentionMs: config.replay.retentionMs, clipRetentionMs: config.replay.clipRetentionMs },
+    { journalDir: config.replay.journalDir, retentionMs: config.replay.retentionMs, clipRetentionMs: config.replay.clipRetentionMs, ids },
     app.log,
   );
   await replays.recoverAll(Date.now());
@@ -119,6 +126,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
       reminders,
       webhook,
       replays,
+      ids,
       publicBase: () => config.publicUrl?.replace(/\/$/, '') ?? listeningAt,
       log: app.log,
     },
@@ -170,7 +178,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     ok: true,
     liveSpaces: spaces.liveCount(),
     shedding: shedder.state(),
-    connections: { open: connections.open(), refused: connections.refused() },
+    connections: { open: connections.open(), refused: connections.refused(), turnedAway: connections.turnedAway() },
   }));
 
   await auth.register(app);
@@ -212,6 +220,8 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     spaces,
     replays,
     shedder,
+    idKey: ids.keyHex(),
+    stagePassKey: tokens.publicKey(),
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       const address = app.server.address();

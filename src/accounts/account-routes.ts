@@ -28,7 +28,7 @@ import {
 } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 import type { Auth} from './auth.js';
-import { SESSION_COOKIE, SESSION_TTL_MS, accountView } from './auth.js';
+import { SESSION_COOKIE, SESSION_TTL_MS, SIGNED_IN_HINT_COOKIE, accountView } from './auth.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface AccountDeps {
@@ -51,6 +51,8 @@ export async function accountRoutes(app: FastifyInstance, deps: AccountDeps): Pr
     async (request, reply) => {
       const account = await auth.account(request);
       void reply.header('cache-control', 'no-store');
+      // A session that expired or was revoked: the page's hint goes too.
+      if (!account && request.cookies[SIGNED_IN_HINT_COOKIE] !== undefined) auth.clearSessionCookie(reply);
       return { account: account ? accountView(account) : null, csrfToken: auth.csrfToken(reply) };
     },
   );

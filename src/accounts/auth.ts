@@ -17,6 +17,13 @@ import type { AccountView } from '../wire/api.js';
 import { TribuneError } from '../wire/errors.js';
 
 export const SESSION_COOKIE = 'tribune_session';
+/**
+ * Readable by the page, and says only "this browser has a session": a page
+ * without it knows it is anonymous and asks the origin nothing
+ * (GET /api/session is the one request of a page load no edge can cache).
+ * A launch crowd is mostly anonymous listeners.
+ */
+export const SIGNED_IN_HINT_COOKIE = 'tribune_signed_in';
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export interface AuthOptions {
@@ -102,10 +109,12 @@ export class Auth {
       secure: this.secureFor(reply.request),
       maxAge: SESSION_TTL_MS / 1000,
     });
+    void reply.setCookie(SIGNED_IN_HINT_COOKIE, '1', { path: '/', httpOnly: false, sameSite: 'lax', secure: this.secureFor(reply.request), maxAge: SESSION_TTL_MS / 1000 });
   }
 
   clearSessionCookie(reply: FastifyReply): void {
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    void reply.clearCookie(SIGNED_IN_HINT_COOKIE, { path: '/' });
   }
 
   private async resolve(request: FastifyRequest): Promise<StoredAccount | undefined> {

@@ -85,7 +85,7 @@ export class SpaceHub {
   static async create(host: StoredAccount, input: NewSpace, deps: HubDeps): Promise<SpaceHub> {
     const now = Date.now();
     const record: StoredSpace = {
-      id: newId(10),
+      id: deps.ids.mint(),
       title: input.title,
       description: input.description,
       state: input.startsAtMs === null ? 'live' : 'scheduled',

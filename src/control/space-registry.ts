@@ -41,6 +41,8 @@ export class SpaceRegistry {
   find(id: string): Promise<SpaceHub | undefined> {
     const hub = this.hubs.get(id);
     if (hub) return Promise.resolve(hub);
+    // An id we did not mint names no Space: no store read for it.
+    if (!this.deps.ids.isGenuine(id)) return Promise.resolve(undefined);
     let pending = this.loading.get(id);
     if (!pending) {
       pending = SpaceHub.load(id, this.hubDeps).then((loaded) => {

@@ -17,6 +17,7 @@ import { baseUrl } from './space-views.js';
 import { handleStageSocket } from './stage-signalling.js';
 import type { StagePasses } from './stage-passes.js';
 import type { StageTokens } from './stage-tokens.js';
+import { PUBLIC_ID_SOURCE } from '../wire/public-id.js';
 
 export interface StageRouteDeps {
   auth: Auth;
@@ -28,7 +29,7 @@ export interface StageRouteDeps {
   iceServers: { urls: string | string[]; username?: string; credential?: string }[];
 }
 
-const SPACE_ID_PATTERN = /^[a-z2-9]{10}$/;
+const SPACE_ID_PATTERN = new RegExp(`^${PUBLIC_ID_SOURCE}$`);
 
 export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): Promise<void> {
   const { auth, hubs, accounts, passes, tokens } = deps;

@@ -5,6 +5,14 @@
  * of them run the same file.
  *
  * What it does, and why:
+ * - Nothing made up reaches the origin. Paths that are not a route of
+ *   Tribune's are answered 404 here (the API's routes are listed in
+ *   EDGE_API_ROUTES; a test checks the list against the origin's). Ids in
+ *   paths carry a tag the edge checks (src/store/public-ids.ts), and a
+ *   listener object the cache does not have goes through the gate
+ *   (njs/tribune-gate.js), which answers from the live playlist and feed the
+ *   edge already holds whatever the origin's answer can be known: directives
+ *   and part names out of the window, old feed versions.
  * - Listener routes (playlists, parts, segments, init, the state feed) are
  *   cached and collapsed: one origin request per object per edge
  *   (proxy_cache_lock). The lock and read timeouts sit above the origin's
@@ -28,6 +36,10 @@
  *   secret header (TRIBUNE_EDGE_SECRET), so nobody can skip the edge.
  */
 
+import { PARTS_PER_SEGMENT } from '../hls/hls-types.js';
+import { ERRORS, TribuneError, type ErrorCode } from '../wire/errors.js';
+import { ID_ALPHABET, PUBLIC_ID_RANDOM, PUBLIC_ID_SOURCE, PUBLIC_ID_TAG } from '../wire/public-id.js';
+
 export interface EdgeConfigOptions {
   /** Where the edge listens, e.g. "0.0.0.0:80" or "127.0.0.1:8080". */
   listen: string;
@@ -37,6 +49,18 @@ export interface EdgeConfigOptions {
   standbyOrigin?: string | undefined;
   /** Sent to the origin as `x-tribune-edge`; the origin refuses listener routes without it. */
   edgeSecret: string;
+  /** The origin's id key (hex, TRIBUNE_ID_KEY): the edge refuses ids the origin did not mint. */
+  idKey: string;
+  /**
+   * The public key of the origin's stage passes (StageTokens.publicKey(), base64url
+   * x and y of a P-256 point): the edge refuses forged, tampered, expired and
+   * other Spaces' passes before an upgrade reaches the origin. It cannot mint one.
+   */
+  stagePassKey: { x: string; y: string };
+  /** Directory holding the njs modules (src/edge/njs/), absolute. */
+  njsDir: string;
+  /** nginx's njs module (Debian: libnginx-mod-http-js). */
+  jsModule?: string | undefined;
   /** Directory for the pid file, temp files and logs (nginx -p). */
   prefix: string;
   /** The cache directory. */
@@ -76,12 +100,112 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
 export const EDGE_HOLD_S = 35;
 
 // Regexes with {n} are quoted in the config: nginx reads a bare { as a block.
-const SPACE = '[a-z2-9]{10}';
+const SPACE = PUBLIC_ID_SOURCE;
+export const JS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
+
+/**
+ * Every API route of the origin but the feed and the stage (which have
+ * locations of their own), as the OpenAPI document writes them; anything
+ * else under /api/ is answered 404 by the edge. `{id}` and `{clipId}` are
+ * public ids, checked by their tag; the other parameters are account,
+ * token, notification and pin ids. test/unit/edge-config.test.ts checks the
+ * list against docs/openapi.json.
+ */
+export const EDGE_API_ROUTES = [
+  '/api/session',
+  '/api/accounts',
+  '/api/tokens',
+  '/api/tokens/{tokenId}',
+  '/api/notifications',
+  '/api/notifications/{notificationId}/read',
+  '/api/spaces',
+  '/api/me/spaces',
+  '/api/spaces/{id}',
+  '/api/spaces/{id}/start',
+  '/api/spaces/{id}/cancel',
+  '/api/spaces/{id}/end',
+  '/api/spaces/{id}/me',
+  '/api/spaces/{id}/subscription',
+  '/api/spaces/{id}/calendar.ics',
+  '/api/spaces/{id}/requests',
+  '/api/spaces/{id}/requests/me',
+  '/api/spaces/{id}/requests/{accountId}/accept',
+  '/api/spaces/{id}/requests/{accountId}/decline',
+  '/api/spaces/{id}/invites',
+  '/api/spaces/{id}/invites/me/accept',
+  '/api/spaces/{id}/invites/me/decline',
+  '/api/spaces/{id}/roles/{accountId}',
+  '/api/spaces/{id}/members/{accountId}/mute',
+  '/api/spaces/{id}/members/{accountId}/unmute',
+  '/api/spaces/{id}/step-down',
+  '/api/spaces/{id}/blocks',
+  '/api/spaces/{id}/blocks/{accountId}',
+  '/api/spaces/{id}/stage-pass',
+  '/api/spaces/{id}/presence',
+  '/api/spaces/{id}/reactions',
+  '/api/spaces/{id}/pins',
+  '/api/spaces/{id}/pins/{pinId}',
+  '/api/spaces/{id}/replay',
+  '/api/spaces/{id}/clips',
+  '/api/clips/{clipId}',
+] as const;
+
+const PARAMETER_PATTERNS: Record<string, string> = {
+  tokenId: '[a-z2-9]{12}',
+  notificationId: '[a-z2-9]{12}',
+  accountId: '[a-z2-9]{12}',
+  pinId: '[a-z2-9]{6}',
+};
+
+/** The tails after /api/<kind>/<public id> of the routes that have one, as one regex alternation. */
+function apiTails(kind: 'spaces' | 'clips'): string {
+  const prefix = `/api/${kind}/{${kind === 'spaces' ? 'id' : 'clipId'}}`;
+  const tails = EDGE_API_ROUTES.filter((route) => route === prefix || route.startsWith(`${prefix}/`)).map((route) => route.slice(prefix.length));
+  return `(${tails.map(routeRegex).join('|')})`;
+}
+
+/** The routes without a public id, as one alternation after /api. */
+function apiPlainRoutes(): string {
+  const plain = EDGE_API_ROUTES.filter((route) => !route.includes('{id}') && !route.includes('{clipId}')).map((route) => route.slice('/api'.length));
+  return `(${plain.map(routeRegex).join('|')})`;
+}
+
+function routeRegex(route: string): string {
+  return route.replace(/\./g, '\\.').replace(/\{([a-zA-Z]+)\}/g, (_whole, name: string) => {
+    const pattern = PARAMETER_PATTERNS[name];
+    if (!pattern) throw new Error(`edge config: no pattern for {${name}}`);
+    return pattern;
+  });
+}
+
+/** A catalogue error as an nginx `return` argument (single-quoted). */
+function errorBody(code: ErrorCode): string {
+  const body = JSON.stringify(new TribuneError(code).toBody());
+  if (/[$'\\]/.test(body)) throw new Error(`edge config: the ${code} body has characters nginx would misread`);
+  return `${ERRORS[code].status} '${body}'`;
+}
+
+/** What the gate needs besides the key: the playlist's shape and the catalogue's bodies. */
+function gateSettings(): string {
+  const codes: ErrorCode[] = ['SPACE_NOT_FOUND', 'CLIP_NOT_FOUND', 'HLS_PART_WITHOUT_MSN', 'HLS_MSN_TOO_FAR', 'HLS_PART_TOO_FAR', 'HLS_NOT_FOUND', 'REPLAY_NOT_FOUND'];
+  const errors = Object.fromEntries(codes.map((code) => [code, { status: ERRORS[code].status, message: ERRORS[code].message }]));
+  const settings = {
+    alphabet: ID_ALPHABET,
+    idRandom: PUBLIC_ID_RANDOM,
+    idTag: PUBLIC_ID_TAG,
+    parts: PARTS_PER_SEGMENT,
+    // Segments behind the window the gate still lets a late listener ask the origin for.
+    behindSegments: 2,
+    errors,
+  };
+  return Buffer.from(JSON.stringify(settings)).toString('base64');
+}
 
 /** Values interpolated into the file: nothing that could end a directive, open a block, or name a variable. */
 const SAFE_ADDRESS = /^[A-Za-z0-9.\-[\]:]+$/;
 const SAFE_PATH = /^\/[A-Za-z0-9._\-/]*$/;
 const SAFE_SECRET = /^[A-Za-z0-9._~+/=-]+$/;
+const SAFE_KEY = /^([0-9a-f]{2}){16,64}$|^CHANGE-ME$/;
 
 function checkOptions(options: EdgeConfigOptions): void {
   const bad = (what: string, value: string): never => {
@@ -90,7 +214,11 @@ function checkOptions(options: EdgeConfigOptions): void {
   for (const [what, value] of [['listen', options.listen], ['origin', options.origin], ['standbyOrigin', options.standbyOrigin]] as const) {
     if (value !== undefined && !SAFE_ADDRESS.test(value)) bad(what, value);
   }
-  for (const [what, value] of [['prefix', options.prefix], ['cacheDir', options.cacheDir], ['accessLog', options.accessLog], ['errorLog', options.errorLog]] as const) {
+  if (!SAFE_KEY.test(options.idKey)) bad('idKey', options.idKey);
+  for (const coordinate of [options.stagePassKey.x, options.stagePassKey.y]) {
+    if (!/^[A-Za-z0-9_-]{43}$|^CHANGE-ME$/.test(coordinate)) bad('stagePassKey', coordinate);
+  }
+  for (const [what, value] of [['prefix', options.prefix], ['cacheDir', options.cacheDir], ['accessLog', options.accessLog], ['errorLog', options.errorLog], ['njsDir', options.njsDir], ['jsModule', options.jsModule]] as const) {
     if (value !== undefined && !SAFE_PATH.test(value)) bad(what, value);
   }
   // In an nginx string `$` starts a variable and `"` ends it.
@@ -104,11 +232,22 @@ export function renderNginxEdgeConfig(options: EdgeConfigOptions): string {
   const limits = { ...DEFAULT_EDGE_LIMITS, ...options.limits };
   const unlimited = (options.unlimited ?? []).map((cidr) => `    ${cidr} 0;`).join('\n');
   const standby = options.standbyOrigin ? `\n    server ${options.standbyOrigin} backup;` : '';
+  const gateSocket = `${options.prefix}/gate.sock`;
   const log = options.accessLog
     ? `log_format edge '$msec $status $upstream_cache_status "$request_uri" $upstream_addr $request_time';\n  access_log ${options.accessLog} edge buffer=256k flush=1s;`
     : 'access_log off;';
+  // The headers the origin gets with every request; repeated where a location sets its own.
+  const toOrigin = (forwardedFor: string) =>
+    [
+      'proxy_set_header Host $host;',
+      `proxy_set_header X-Forwarded-For ${forwardedFor};`,
+      `proxy_set_header X-Forwarded-Proto ${forwardedFor === '$remote_addr' ? '$scheme' : '$http_x_forwarded_proto'};`,
+      `proxy_set_header x-tribune-edge "${options.edgeSecret}";`,
+    ];
+  const indent = (lines: string[], by: string) => lines.map((line) => `${by}${line}`).join('\n');
   return `# Tribune edge cache for nginx. Generated by \`npm run edge-config\` from
 # src/edge/nginx-edge-config.ts; edit that, not this file.
+load_module ${options.jsModule ?? JS_MODULE};
 ${options.user ? `user ${options.user};\n` : ''}worker_processes ${options.workerProcesses ?? 'auto'};
 worker_rlimit_nofile 200000;
 pid ${options.prefix}/nginx.pid;
@@ -146,6 +285,12 @@ http {
     audio/mp4 m4s mp4;
   }
 
+  # The gate (njs): what the edge answers itself instead of asking the origin.
+  js_path ${options.njsDir};
+  js_import gate from tribune-gate.js;
+  js_import stage_pass from stage-pass.js;
+  js_set $tribune_id_genuine gate.idGenuine;
+
   proxy_cache_path ${options.cacheDir} levels=1:2 keys_zone=tribune:64m max_size=2g inactive=10m use_temp_path=off;
 
   upstream tribune_origin {
@@ -154,6 +299,12 @@ http {
     # Below the origin's own idle timeout (10 s), so nginx never reuses a
     # connection the origin is closing (a POST on it would fail with 502).
     keepalive_timeout 8s;
+  }
+
+  # Cache misses of listener objects go through the gate, on a local socket.
+  upstream tribune_gate {
+    server unix:${gateSocket};
+    keepalive 64;
   }
 
   # Per-IP limits; the addresses listed map to an empty key, which nginx does not limit.
@@ -191,13 +342,12 @@ ${unlimited}
   server {
     listen ${options.listen} reuseport backlog=65535;
     limit_conn tribune_conn ${limits.connectionsPerIp};
+    set $tribune_id_key "${options.idKey}";
+    set $tribune_gate "${gateSettings()}";
 
     proxy_http_version 1.1;
     proxy_set_header Connection "";
-    proxy_set_header Host $host;
-    proxy_set_header X-Forwarded-For $remote_addr;
-    proxy_set_header X-Forwarded-Proto $scheme;
-    proxy_set_header x-tribune-edge "${options.edgeSecret}";
+${indent(toOrigin('$remote_addr'), '    ')}
     # Fail over to the standby when the origin is unreachable or broken, not
     # on its 503s: those are answers it means (a part that did not come in
     # 12 s, a full origin), and counting them as failures (max_fails) would
@@ -205,12 +355,12 @@ ${unlimited}
     proxy_next_upstream error timeout http_502 http_504;
     proxy_connect_timeout 2s;
 
-    # --- listener objects: cached and collapsed ------------------------------
+    # --- listener objects: cached and collapsed; misses go through the gate ----
     # Parts, segments and the init segment: immutable (the origin says so).
     location ~ "^/hls/${SPACE}/(init\\.mp4|seg/[0-9]{1,9}\\.m4s|part/[0-9]{1,9}\\.[0-9]{1,2}\\.m4s)$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
 ${collapsed('$uri')}
-      proxy_pass http://tribune_origin$uri;
+      proxy_pass http://tribune_gate$uri;
     }
 
     # Playlists, blocking reloads included: one key per directive set.
@@ -221,15 +371,17 @@ ${collapsed('$uri')}
       if ($tribune_hls_malformed) {
         add_header cache-control no-store always;
         add_header access-control-allow-origin * always;
-        return 400 '{"error":{"code":"HLS_QUERY_INVALID","message":"_HLS_msn and _HLS_part take non-negative integers, _HLS_skip takes YES or v2"}}';
+        return ${errorBody('HLS_QUERY_INVALID')};
       }
 ${collapsed('$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip')}
-      proxy_pass http://tribune_origin$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip;
+      proxy_pass http://tribune_gate$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip;
     }
 
     # Any other path under /hls is not a listener object: answered here.
     location /hls/ {
-      return 404;
+      default_type application/json;
+      add_header cache-control no-store always;
+      return ${errorBody('HLS_NOT_FOUND')};
     }
 
     # The state feed: one key per version asked for.
@@ -242,7 +394,7 @@ ${collapsed('$uri?$tribune_q_msn$tribune_q_part$tribune_q_skip')}
         return 400 '{"error":{"code":"VALIDATION_FAILED","message":"The request does not match its schema","details":"querystring/v must be a version number"}}';
       }
 ${collapsed('$uri?$tribune_q_v')}
-      proxy_pass http://tribune_origin$uri?$tribune_q_v;
+      proxy_pass http://tribune_gate$uri?$tribune_q_v;
     }
 
     # Replays and clips: the same bytes for everyone once a Space has ended.
@@ -251,62 +403,181 @@ ${collapsed('$uri?$tribune_q_v')}
     location ~ "^/(replay/${SPACE}/(playlist\\.m3u8|init\\.mp4|timeline\\.json|download\\.ogg|seg-[0-9]{1,12}\\.m4s)|clips/${SPACE}/(playlist\\.m3u8|init\\.mp4|clip\\.m4s|clip\\.mp4))$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
 ${collapsed('$uri')}
-      proxy_pass http://tribune_origin$uri;
+      proxy_pass http://tribune_gate$uri;
     }
 
-    # --- everything else: passed through, never cached ------------------------
+    # --- the API: its routes only, ids checked; never cached ---------------------
     # The stage WebSocket.
-    location ~ "^/api/spaces/${SPACE}/stage$" {
+    location ~ "^/api/spaces/(?<tribune_id>${SPACE})/stage$" {
       limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
+      default_type application/json;
+      if ($tribune_id_genuine = "") {
+        return ${errorBody('SPACE_NOT_FOUND')};
+      }
+      # The stage pass is checked here (njs/stage-pass.js, ES256 with the origin's
+      # public key): a forged, tampered, expired or other Space's pass is refused
+      # with the origin's own answer, and only a good one is tunnelled.
+      auth_request /_tribune/stage-pass;
+      auth_request_set $tribune_pass_refusal $sent_http_x_tribune_refusal;
+      error_page 401 = @tribune_pass_401;
+      error_page 403 = @tribune_pass_403;
       # proxy_set_header here replaces the server's list, so it is repeated whole.
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $tribune_connection;
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header x-tribune-edge "${options.edgeSecret}";
+${indent(toOrigin('$remote_addr'), '      ')}
       proxy_read_timeout 1h;
       proxy_send_timeout 1h;
       proxy_pass http://tribune_origin;
     }
 
-    location /api/ {
+    location = /_tribune/stage-pass {
+      internal;
+      set $tribune_pass_x "${options.stagePassKey.x}";
+      set $tribune_pass_y "${options.stagePassKey.y}";
+      js_content stage_pass.check;
+    }
+    location @tribune_pass_401 {
+      default_type application/json;
+      add_header cache-control no-store always;
+      return 401 $tribune_pass_refusal;
+    }
+    location @tribune_pass_403 {
+      default_type application/json;
+      add_header cache-control no-store always;
+      return 403 $tribune_pass_refusal;
+    }
+
+    location ~ "^/api/spaces/(?<tribune_id>${SPACE})${apiTails('spaces')}$" {
+      limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
+      default_type application/json;
+      if ($tribune_id_genuine = "") {
+        return ${errorBody('SPACE_NOT_FOUND')};
+      }
+      proxy_read_timeout 30s;
+      proxy_pass http://tribune_origin;
+    }
+
+    location ~ "^/api/clips/(?<tribune_id>${SPACE})${apiTails('clips')}$" {
+      limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
+      default_type application/json;
+      if ($tribune_id_genuine = "") {
+        return ${errorBody('CLIP_NOT_FOUND')};
+      }
+      proxy_read_timeout 30s;
+      proxy_pass http://tribune_origin;
+    }
+
+    location ~ "^/api${apiPlainRoutes()}$" {
       limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
       proxy_read_timeout 30s;
       proxy_pass http://tribune_origin;
     }
 
-    # The web client's page and bundle: the same bytes for everyone, and the
-    # first thing a launch wave asks for. The origin says max-age=0 (browsers
-    # revalidate, so a new version shows at once); the edge keeps them 10 s and
-    # then revalidates by ETag, so the origin serves each file once per edge
-    # every 10 s, not once per listener.
-    location ~ "^/(|index\\.html|app\\.js|styles\\.css|s/${SPACE}|c/${SPACE}|signin|host|new)$" {
+    location /api/ {
+      default_type application/json;
+      add_header cache-control no-store always;
+      return ${errorBody('ROUTE_NOT_FOUND')};
+    }
+
+    # --- the web client ----------------------------------------------------------
+    # The page and bundle: the same bytes for everyone, and the first thing a
+    # launch wave asks for. The origin says max-age=0 (browsers revalidate, so
+    # a new version shows at once); the edge keeps them 10 s and then
+    # revalidates by ETag, so the origin serves each file once per edge every
+    # 10 s, not once per listener.
+    location ~ "^/(|index\\.html|app\\.js|app\\.js\\.map|styles\\.css|signin|host|new)$" {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
-      proxy_cache tribune;
-      proxy_cache_key $uri;
-      proxy_ignore_headers Cache-Control Expires Set-Cookie;
-      proxy_hide_header Set-Cookie;
-      proxy_cache_valid 200 10s;
-      proxy_cache_revalidate on;
-      proxy_cache_lock on;
-      # nginx counts a cache node's uses in 10 bits: with the default min_uses 1, every
-      # 1,024th concurrent request for an entry not cached yet sees the count wrap to 0
-      # and goes to the origin uncached, past the lock. 0 caches from the first use.
-      proxy_cache_min_uses 0;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      add_header x-cache $upstream_cache_status always;
+${page()}
       proxy_pass http://tribune_origin$uri;
     }
 
-    # Anything else (health, source maps): passed through.
-    location / {
+    # A Space's or a clip's page: the same, and a made-up id stops at the gate.
+    location ~ "^/(s|c)/${SPACE}$" {
+      limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
+${page()}
+      proxy_pass http://tribune_gate$uri;
+    }
+
+    location = /healthz {
       limit_req zone=tribune_reads burst=${limits.readBurst} nodelay;
       proxy_pass http://tribune_origin;
     }
+
+    # Nothing else is Tribune's.
+    location / {
+      default_type application/json;
+      add_header cache-control no-store always;
+      return ${errorBody('ROUTE_NOT_FOUND')};
+    }
+  }
+
+  # The gate: reached only through the local socket, by the server above.
+  server {
+    listen unix:${gateSocket};
+    set $tribune_id_key "${options.idKey}";
+    set $tribune_gate "${gateSettings()}";
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+${indent(toOrigin('$http_x_forwarded_for'), '    ')}
+    proxy_next_upstream error timeout http_502 http_504;
+    proxy_connect_timeout 2s;
+    proxy_read_timeout ${EDGE_HOLD_S}s;
+
+    location / {
+      js_content gate.listenerObject;
+    }
+
+    location @origin {
+      proxy_pass http://tribune_origin;
+    }
+
+    # What the gate reads to judge a request: the live playlist, the feed and
+    # a replay's playlist, from this edge's cache, each under a key of its own
+    # and asked of the origin at most once a second per Space (a minute for a
+    # replay) by the edge itself, not on any client's behalf.
+${stateLocation('live', '/hls/$tribune_sid/live.m3u8', '1s')}
+${stateLocation('feed', '/api/spaces/$tribune_sid/feed', '1s')}
+${stateLocation('feed-fresh', '/api/spaces/$tribune_sid/feed', '1s')}
+${stateLocation('replay', '/replay/$tribune_sid/playlist.m3u8', '60s')}
   }
 }
 `;
+
+  function stateLocation(name: string, upstreamPath: string, valid: string): string {
+    return `    location ~ "^/__state/${name}/(?<tribune_sid>${SPACE})$" {
+      internal;
+      proxy_cache tribune;
+      proxy_cache_key "state:${name}:$tribune_sid";
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout ${EDGE_HOLD_S}s;
+      proxy_cache_min_uses 0;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie;
+      proxy_cache_valid 200 404 410 ${valid};
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      subrequest_output_buffer_size 512k;
+${indent(toOrigin('""'), '      ')}
+      proxy_pass http://tribune_origin${upstreamPath};
+    }`;
+  }
+}
+
+/** The web client's files: kept 10 s at the edge, then revalidated by ETag. */
+function page(): string {
+  return [
+    'proxy_cache tribune;',
+    'proxy_cache_key $uri;',
+    'proxy_ignore_headers Cache-Control Expires Set-Cookie;',
+    'proxy_hide_header Set-Cookie;',
+    'proxy_cache_valid 200 10s;',
+    'proxy_cache_revalidate on;',
+    'proxy_cache_lock on;',
+    '# 0, not the default 1: a use count that wraps at 1,024 would let a request past the lock.',
+    'proxy_cache_min_uses 0;',
+    'proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;',
+    'add_header x-cache $upstream_cache_status always;',
+  ]
+    .map((line) => `      ${line}`)
+    .join('\n');
 }
 
 /**

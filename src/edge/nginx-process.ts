@@ -5,12 +5,15 @@
  * stopped (and the prefix removed) on stop().
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderNginxEdgeConfig, type EdgeConfigOptions } from './nginx-edge-config.js';
+import { fileURLToPath } from 'node:url';
+import { JS_MODULE, renderNginxEdgeConfig, type EdgeConfigOptions } from './nginx-edge-config.js';
 
 export const NGINX = '/usr/sbin/nginx';
+/** The edge's njs modules, shipped beside this file. */
+export const NJS_DIR = fileURLToPath(new URL('./njs/', import.meta.url));
 
 export interface RunningEdge {
   url: string;
@@ -20,16 +23,17 @@ export interface RunningEdge {
   stop(): Promise<void>;
 }
 
-export type LocalEdgeOptions = Omit<EdgeConfigOptions, 'prefix' | 'cacheDir' | 'listen' | 'user'> & { host?: string; port: number };
+export type LocalEdgeOptions = Omit<EdgeConfigOptions, 'prefix' | 'cacheDir' | 'listen' | 'user' | 'njsDir'> & { host?: string; port: number };
 
-/** True when Debian's nginx is installed. */
+/** True when Debian's nginx and its njs module (libnginx-mod-http-js) are installed. */
 export function nginxInstalled(): boolean {
-  return existsSync(NGINX);
+  return existsSync(NGINX) && existsSync(JS_MODULE);
 }
 
 export async function startNginxEdge(options: LocalEdgeOptions): Promise<RunningEdge> {
-  if (!nginxInstalled()) throw new Error(`nginx is not installed (${NGINX}); apt-get install nginx`);
+  if (!nginxInstalled()) throw new Error(`nginx or its njs module is not installed (${NGINX}, ${JS_MODULE}); apt-get install nginx libnginx-mod-http-js`);
   const prefix = mkdtempSync(join(tmpdir(), 'tribune-edge-'));
+  cpSync(NJS_DIR, join(prefix, 'njs'), { recursive: true });
   for (const dir of ['cache', 'client_temp', 'proxy_temp', 'fastcgi_temp', 'uwsgi_temp', 'scgi_temp']) mkdirSync(join(prefix, dir));
   const accessLog = options.accessLog ?? join(prefix, 'access.log');
   const host = options.host ?? '127.0.0.1';
@@ -37,6 +41,7 @@ export async function startNginxEdge(options: LocalEdgeOptions): Promise<Running
     ...options,
     listen: `${host}:${options.port}`,
     prefix,
+    njsDir: join(prefix, 'njs'),
     cacheDir: join(prefix, 'cache'),
     accessLog,
     // Workers as root only in this throwaway local prefix; deploy/ runs them as www-data.

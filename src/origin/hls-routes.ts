@@ -16,6 +16,7 @@ import { PARTS_PER_SEGMENT, TARGET_DURATION_S } from '../hls/hls-types.js';
 import { renderMediaPlaylist, renderMultivariantPlaylist } from '../hls/media-playlist.js';
 import { MIX_BITRATE } from '../mixer/opus-codec.js';
 import { TribuneError } from '../wire/errors.js';
+import { PUBLIC_ID_SOURCE } from '../wire/public-id.js';
 import { parseHlsDirectives, reached } from './hls-query.js';
 import { PartWaiters } from './part-waiters.js';
 
@@ -30,7 +31,7 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const PLAYLIST_LIVE = 'public, max-age=1';
 const PLAYLIST_ENDED = 'public, max-age=60';
 const MPEGURL = 'application/vnd.apple.mpegurl';
-const SPACE_ID = /^[a-z2-9]{10}$/;
+const SPACE_ID = new RegExp(`^${PUBLIC_ID_SOURCE}$`);
 
 /** Per-stream origin state: the coalesced waits and the playlists rendered for the current version. */
 interface StreamOrigin {

@@ -10,7 +10,7 @@ import type { ReplayTimeline } from '../wire/replay.js';
 import { TribuneError } from '../wire/errors.js';
 import { API_LIMITS } from '../wire/limits.js';
 import type { RecordingStore, StoredRecording } from '../store/recording-store.js';
-import { newId } from '../store/ids.js';
+import type { PublicIds } from '../store/public-ids.js';
 import { initTimescale, scanSegment } from './fmp4-fragments.js';
 import { PartJournal, type KeptSegment } from './part-journal.js';
 import { Recorder, keepSegment, type SealResult } from './recorder.js';
@@ -30,6 +30,8 @@ export interface ReplayOptions {
   retentionMs: number;
   /** Clips are deleted this long after they are cut; 0 keeps them. */
   clipRetentionMs: number;
+  /** Mints and checks clip ids (a made-up id is answered without reading the store). */
+  ids: PublicIds;
 }
 
 export interface ReplayLog {
@@ -237,7 +239,7 @@ export class ReplayLibrary {
     const recording = await readRecording(await this.object(replayKeys.init(request.spaceId)), media);
     const offset = first.startS;
     const clip = await cutClip(recording, { startS: Math.max(0, startS - offset), endS: Math.min(recording.durationS, endS - offset) });
-    const id = newId(10);
+    const id = this.options.ids.mint();
     await this.storage.put(replayKeys.clipInit(id), clip.init, 'video/mp4');
     await this.storage.put(replayKeys.clipMedia(id), clip.media, 'video/iso.segment');
     const stored = {
@@ -288,6 +290,7 @@ export class ReplayLibrary {
   }
 
   async clip(id: string): Promise<StoredClipView> {
+    if (!this.options.ids.isGenuine(id)) throw new TribuneError('CLIP_NOT_FOUND');
     const clip = await this.recordings.clip(id);
     if (!clip) throw new TribuneError('CLIP_NOT_FOUND');
     if (clip.state !== 'ready') throw new TribuneError('CLIP_GONE');

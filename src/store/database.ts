@@ -11,6 +11,7 @@ import pg from 'pg';
 import * as m0001 from './migrations/0001-spaces.js';
 import * as m0002 from './migrations/0002-accounts-roles-schedules.js';
 import * as m0003 from './migrations/0003-recordings-clips.js';
+import * as m0004 from './migrations/0004-server-keys.js';
 import type { Schema } from './store-types.js';
 
 // int8 (bigint) columns come back from node-postgres as strings; our
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-spaces': m0001,
   '0002-accounts-roles-schedules': m0002,
   '0003-recordings-clips': m0003,
+  '0004-server-keys': m0004,
 };
 
 export async function openStore(options: StoreOptions): Promise<Store> {

@@ -1,7 +1,6 @@
 /** Random ids from an alphabet without look-alikes, safe in URLs. */
 import { createHash, randomBytes } from 'node:crypto';
-
-const ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
+import { ID_ALPHABET as ALPHABET } from '../wire/public-id.js';
 
 export function newId(length: number): string {
   // 32 symbols divide 256, so `byte % 32` has no bias.

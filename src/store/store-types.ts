@@ -127,4 +127,11 @@ export interface Schema {
   notifications: NotificationsTable;
   recordings: RecordingsTable;
   clips: ClipsTable;
+  server_keys: ServerKeysTable;
+}
+
+/** Keys every node sharing the store agrees on (src/store/server-keys.ts); values are hex. */
+export interface ServerKeysTable {
+  name: string;
+  value: string;
 }

@@ -8,6 +8,7 @@ import wrtc from '@roamhq/wrtc';
 import { WebSocket } from 'ws';
 import { StageSession, type SocketLike } from '../client/stage-session.js';
 import { fillSine } from './tone.js';
+import { PUBLIC_ID_SOURCE } from '../wire/public-id.js';
 
 const { RTCPeerConnection, nonstandard } = wrtc;
 
@@ -43,7 +44,7 @@ export interface SpeakerBotOptions {
 export function stageSocketUrl(spaceUrl: string): string {
   const url = new URL(spaceUrl);
   if (url.pathname.startsWith('/api/spaces/')) return url.toString();
-  const match = /^\/s\/([a-z2-9]{10})$/.exec(url.pathname);
+  const match = new RegExp(`^/s/(${PUBLIC_ID_SOURCE})$`).exec(url.pathname);
   const token = url.searchParams.get('t');
   if (!match || !token) throw new Error(`not a Space link: ${spaceUrl} (expected /s/<id>?t=<token>)`);
   const scheme = url.protocol === 'https:' ? 'wss:' : 'ws:';

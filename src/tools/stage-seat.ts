@@ -6,6 +6,7 @@
  */
 import { fetchWithRetries } from '../client/retry.js';
 import type { FeedState } from '../wire/feed.js';
+import { PUBLIC_ID_SOURCE } from '../wire/public-id.js';
 
 export interface SeatOptions {
   /** The Space's page (http(s)://host/s/<id>). */
@@ -24,7 +25,7 @@ interface ApiAnswer {
 
 export async function takeSeat(options: SeatOptions): Promise<string> {
   const link = new URL(options.spaceLink);
-  const match = /^\/s\/([a-z2-9]{10})$/.exec(link.pathname);
+  const match = new RegExp(`^/s/(${PUBLIC_ID_SOURCE})$`).exec(link.pathname);
   if (!match) throw new Error(`not a Space link: ${options.spaceLink} (expected ${link.origin}/s/<id>)`);
   const base = link.origin;
   const spaceId = match[1];

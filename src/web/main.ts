@@ -7,21 +7,22 @@ import { signinPage } from './pages/signin-page.js';
 import { spacePage } from './pages/space-page.js';
 import { h, mount } from './ui/dom.js';
 import { renderSiteHeader } from './ui/site-header.js';
+import { PUBLIC_ID_SOURCE } from '../wire/public-id.js';
 
 const root = document.getElementById('app') as HTMLElement;
 const header = document.getElementById('topbar') as HTMLElement;
 const notices = document.getElementById('notices') as HTMLElement;
 
 async function start(): Promise<void> {
+  const path = location.pathname.replace(/\/+$/, '') || '/';
   try {
-    await loadSession();
+    await loadSession({ always: path === '/signin' });
   } catch {
     // Listening works without a session; signed-in features say so when used.
   }
   renderSiteHeader(header, notices);
-  const path = location.pathname.replace(/\/+$/, '') || '/';
-  const space = /^\/s\/([a-z2-9]{10})$/.exec(path);
-  const clip = /^\/c\/([a-z2-9]{10})$/.exec(path);
+  const space = new RegExp(`^/s/(${PUBLIC_ID_SOURCE})$`).exec(path);
+  const clip = new RegExp(`^/c/(${PUBLIC_ID_SOURCE})$`).exec(path);
   if (space?.[1]) spacePage(root, space[1]);
   else if (clip?.[1]) await clipPage(root, clip[1]);
   else if (path === '/signin') signinPage(root);

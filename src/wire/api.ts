@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ERRORS } from './errors.js';
 import { API_LIMITS, REACTION_EMOJI } from './limits.js';
+import { PUBLIC_ID_SOURCE } from './public-id.js';
 
 export { API_LIMITS, REACTION_EMOJI };
 
@@ -15,7 +16,7 @@ const closed = { additionalProperties: false } as const;
 export const isoTime = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const NoControlChars = '^[^\\u0000-\\u001f\\u007f]*$';
 
-export const SpaceId = Type.String({ pattern: '^[a-z2-9]{10}$', description: 'Space id' });
+export const SpaceId = Type.String({ pattern: `^${PUBLIC_ID_SOURCE}$`, description: 'Space id' });
 export const AccountId = Type.String({ pattern: '^[a-z2-9]{12}$', description: 'Account id' });
 export const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,24}$', description: '3-24 letters, digits or _; case-insensitive' });
 // No control characters anywhere, and at least one character that is not a space.
@@ -189,7 +190,7 @@ export const NotificationParams = Type.Object({ notificationId: Type.String({ pa
 export const Ok = Type.Object({ ok: Type.Literal(true) });
 
 // --- Replays and clips ---------------------------------------------------------
-export const ClipId = Type.String({ pattern: '^[a-z2-9]{10}$', description: 'Clip id' });
+export const ClipId = Type.String({ pattern: `^${PUBLIC_ID_SOURCE}$`, description: 'Clip id' });
 export const ClipParams = Type.Object({ clipId: ClipId });
 export const ReplayView = Type.Object({
   state: Type.Union([Type.Literal('recording'), Type.Literal('ready'), Type.Literal('deleted'), Type.Literal('expired')]),

@@ -44,10 +44,18 @@ async function elementHasTone(page: Page, hz: number, listenMs = 1500): Promise<
 test('a listener page plays the host over LL-HLS, sees who talks, survives a network blip and sees the end', async () => {
   const { page, errors, close } = await openPage(listenerBrowser, { width: 360, height: 740 });
   try {
+    const apiCalls: string[] = [];
+    page.on('request', (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path.startsWith('/api/')) apiCalls.push(`${request.method()} ${path.replace(space.space.id, ':id')}`);
+    });
     const loadedAt = Date.now();
     await page.goto(`${server.url}/s/${space.space.id}`);
     await waitForMode(page, 'listener');
     await page.waitForSelector('#listen-status >> text=Listening live', { timeout: 20_000 });
+    // An anonymous listener asks only what an edge answers (the feed), and beacons.
+    assert.ok(apiCalls.includes('GET /api/spaces/:id/feed'), apiCalls.join(', '));
+    assert.deepEqual(apiCalls.filter((call) => call !== 'GET /api/spaces/:id/feed' && call !== 'POST /api/spaces/:id/presence'), [], 'no /api/session, nothing per person');
     const firstAudioMs = Date.now() - loadedAt;
     let result = { found: false, power: 0 };
     for (let attempt = 0; attempt < 8 && !result.found; attempt++) result = await elementHasTone(page, HOST_HZ);

@@ -173,7 +173,7 @@ test('a recorded Space: clip it live, then its page is the replay: play, seek, 2
   await page.click('#cut-clip');
   const clipLink = await page.waitForSelector('#clip-results .clip-link >> text=The two tones');
   const href = await clipLink.getAttribute('href');
-  assert.match(href ?? '', /^\/c\/[a-z2-9]{10}$/);
+  assert.match(href ?? '', /^\/c\/[a-z2-9]{14}$/);
   await page.waitForFunction(() => document.querySelectorAll('#clip-list .clip-item').length === 2);
   const cut = ((await (await fetch(`${server.url}/api${href?.replace('/c/', '/clips/')}`)).json()) as { clip: ClipView }).clip;
   assert.ok(Math.abs(cut.startS - (endS - 10)) < 0.05 && Math.abs(cut.durationS - 10) < 0.05, `the clip is the 10 s ending at ${endS} s: ${cut.startS} + ${cut.durationS}`);

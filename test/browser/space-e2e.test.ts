@@ -93,7 +93,7 @@ test('a scheduled Space from lobby to a two-person stage, heard over HLS with co
   await host.page.waitForSelector(`#my-spaces .space-card >> text=${TITLE}`);
   await screenshot(host.page, '03-host-dashboard');
   const spaceHref = await host.page.getAttribute(`#my-spaces .space-card a.space-link`, 'href');
-  assert.match(spaceHref ?? '', /^\/s\/[a-z2-9]{10}$/);
+  assert.match(spaceHref ?? '', /^\/s\/[a-z2-9]{14}$/);
   const spaceUrl = server.url + spaceHref;
 
   // --- Two listeners wait in the lobby: one signed in (who will speak), one anonymous. ---

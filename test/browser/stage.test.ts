@@ -49,7 +49,7 @@ test('a host invites a listener up; they hear each other, mute holds, roles chan
   await signUpThroughPage(host.page, server.url, uniqueUsername('hosta'), 'Hosta', '/host');
   await host.page.fill('#space-title', 'Browser stage test');
   await host.page.click('#start-now');
-  await host.page.waitForURL(/\/s\/[a-z2-9]{10}$/);
+  await host.page.waitForURL(/\/s\/[a-z2-9]{14}$/);
   const spacePath = new URL(host.page.url()).pathname;
   await waitForMode(host.page, 'stage');
   await host.page.waitForSelector('#connection >> text=Audio connected');

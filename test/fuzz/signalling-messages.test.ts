@@ -58,7 +58,7 @@ type Call = { what: 'join' | 'leave' | 'mute' | 'end' | 'answer' | 'candidate'; 
 
 /** What the handler hands past the border, recorded; the real Space and peer are not this target. */
 class StandInStage extends EventEmitter {
-  readonly id = 'fuzzfuzzfz';
+  readonly id = 'fuzzfuzzfzfuzz';
   readonly title = 'Fuzz';
   readonly calls: Call[] = [];
   private readonly peer = Object.assign(new EventEmitter(), {

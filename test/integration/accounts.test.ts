@@ -77,6 +77,11 @@ describe('sign up, sign in, sign out', () => {
     assert.ok(cookie.includes('samesite=lax') || cookie.includes('samesite=strict'), `SameSite: ${cookie.join('; ')}`);
     assert.ok(cookie.includes('path=/'));
     assert.ok(!cookie.includes('secure'), 'secureCookies is off on this server');
+    // The page's hint that a session exists: readable by the page, and it holds nothing.
+    const hintLine = setCookie(created.headers, 'tribune_signed_in');
+    const hint = attributes(hintLine);
+    assert.ok(!hint.includes('httponly'), `readable by the page: ${hintLine}`);
+    assert.ok(hintLine.startsWith('tribune_signed_in=1;') && hint.includes('path=/'), hintLine);
     assert.equal((await sessionAccount(jar))?.id, created.body.account.id);
   });
 
@@ -143,9 +148,11 @@ describe('sign up, sign in, sign out', () => {
     const out = await account.call('DELETE', '/api/session');
     assertOk(out);
     assert.match(setCookie(out.headers, 'tribune_session'), /expires=thu, 01 jan 1970|max-age=0/i);
+    assert.match(setCookie(out.headers, 'tribune_signed_in'), /expires=thu, 01 jan 1970|max-age=0/i, 'the hint goes with the session');
     assert.equal(await sessionAccount(account.jar), null);
-    const replay = await httpCall<{ account: unknown }>(server.url, 'GET', '/api/session', { headers: { cookie: `tribune_session=${cookie}` } });
+    const replay = await httpCall<{ account: unknown }>(server.url, 'GET', '/api/session', { headers: { cookie: `tribune_session=${cookie}; tribune_signed_in=1` } });
     assert.equal(replay.body.account, null);
+    assert.match(setCookie(replay.headers, 'tribune_signed_in'), /expires=thu, 01 jan 1970|max-age=0/i, 'a hint without a live session is cleared');
     assertError(await httpCall(server.url, 'GET', '/api/me/spaces', { headers: { cookie: `tribune_session=${cookie}` } }), 401, 'SIGN_IN_REQUIRED');
   });
 

@@ -186,7 +186,7 @@ test('a part or segment that will never exist is 404 HLS_NOT_FOUND, no-store, at
 
 test('an unknown Space is 404 SPACE_NOT_FOUND and a malformed Space id is 400 on every audience route, at once', { timeout: 20_000 }, async () => {
   const routes = ['master.m3u8', 'live.m3u8', 'live.m3u8?_HLS_msn=1&_HLS_part=0', 'init.mp4', 'seg/0.m4s', 'part/0.0.m4s', 'part/1.0.m4s'];
-  const unknown = created.space.id === 'aaaaaaaaaa' ? 'bbbbbbbbbb' : 'aaaaaaaaaa';
+  const unknown = created.space.id === 'aaaaaaaaaaaaaa' ? 'bbbbbbbbbbbbbb' : 'aaaaaaaaaaaaaa';
   for (const route of routes) assertError(await get(hls(route, unknown)), 404, 'SPACE_NOT_FOUND', `unknown Space, ${route}`);
   const malformed = ['ABCDEFGHIJ', 'short', `${created.space.id}x`, 'aaaaaaaaa0', 'aaaaaaaaa1', 'aaaa%20aaaaa', '%00aaaaaaaaa', 'aaaaaaaaa_'];
   for (const id of malformed) {

@@ -121,7 +121,7 @@ before(async () => {
   bot = new SpeakerBot({ spaceUrl: stageUrl(server.url, created.space.id, await created.speakerPass('tone')), name: 'tone', program: { kind: 'tone', hz: 440 } });
   await bot.start();
   await bot.connected(15_000);
-  edge = await startNginxEdge({ port: await freePort(), origin: `127.0.0.1:${new URL(server.url).port}`, edgeSecret, unlimited: ['127.0.0.0/8'] });
+  edge = await startNginxEdge({ port: await freePort(), origin: `127.0.0.1:${new URL(server.url).port}`, edgeSecret, idKey: server.tribune.idKey, stagePassKey: server.tribune.stagePassKey, unlimited: ['127.0.0.0/8'] });
   // Wait (through the edge) until the stream lists a few parts.
   const deadline = Date.now() + 20_000;
   for (;;) {

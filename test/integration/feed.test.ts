@@ -69,7 +69,7 @@ describe('one answer per version', () => {
     const future = await readFeed(server.url, id, now.feed.version + 1_000_000);
     assert.equal(future.feed.version, now.feed.version);
     // Errors are never cached.
-    const missing = await httpCall(server.url, 'GET', '/api/spaces/zzzzzzzzzz/feed');
+    const missing = await httpCall(server.url, 'GET', '/api/spaces/zzzzzzzzzzzzzz/feed');
     assert.equal(missing.headers.get('cache-control'), 'no-store');
   });
 
@@ -90,7 +90,7 @@ describe('one answer per version', () => {
   test('the feed of an unknown Space is 404; bad queries are 400 VALIDATION_FAILED', async () => {
     const space = await server.createSpace('Queries');
     const id = space.space.id;
-    assertError(await httpCall(server.url, 'GET', '/api/spaces/zzzzzzzzzz/feed'), 404, 'SPACE_NOT_FOUND');
+    assertError(await httpCall(server.url, 'GET', '/api/spaces/zzzzzzzzzzzzzz/feed'), 404, 'SPACE_NOT_FOUND');
     assertError(await httpCall(server.url, 'GET', '/api/spaces/NOT_AN_ID/feed'), 400, 'VALIDATION_FAILED');
     for (const query of ['v=abc', 'v=-1', 'v=1.5', 'v=', `v=${'9'.repeat(16)}`, 'v=1&x=2', 'since=1']) {
       assertError(await httpCall(server.url, 'GET', `/api/spaces/${id}/feed?${query}`), 400, 'VALIDATION_FAILED', query);
@@ -174,7 +174,7 @@ describe('presence', () => {
     ]) {
       assertError(await beacon(id, body), 400, 'VALIDATION_FAILED', JSON.stringify(body));
     }
-    assertError(await beacon('zzzzzzzzzz', { listener: listenerId(1) }), 404, 'SPACE_NOT_FOUND');
+    assertError(await beacon('zzzzzzzzzzzzzz', { listener: listenerId(1) }), 404, 'SPACE_NOT_FOUND');
     assertError(await beacon('NOT_AN_ID', { listener: listenerId(1) }), 400, 'VALIDATION_FAILED');
     assert.equal((await beacon(id, { listener: listenerId(1) })).status, 204);
     await feedUntil(server.url, id, (f) => f.listeners.count === 1, 'only the valid beacon counted');

@@ -281,6 +281,48 @@ describe('connections', () => {
   });
 });
 
+describe('an origin that accepts only its edges (TRIBUNE_ACCEPT_FROM)', () => {
+  let server: RunningTribune;
+  let requestsRead = 0;
+  before(async () => {
+    server = await startTribune({ acceptFrom: ['127.0.0.1', '127.0.5.0/24'] });
+    server.tribune.app.server.on('request', () => requestsRead++);
+  });
+  after(() => server?.close());
+
+  test('anyone else is closed before a byte of their request is read; the edges are served', async () => {
+    const before = requestsRead;
+    const url = new URL(server.url);
+    const outcomes = await Promise.all(
+      ['127.0.0.2', '127.0.6.1', '127.0.0.3'].map(
+        (from) =>
+          new Promise<string>((resolve) => {
+            const socket = connect({ host: url.hostname, port: Number(url.port), localAddress: from });
+            let answered = '';
+            socket.on('data', (chunk: Buffer) => (answered += chunk.toString()));
+            socket.on('connect', () => socket.write('GET /api/spaces HTTP/1.1\r\nHost: x\r\n\r\n'));
+            socket.on('error', () => undefined);
+            socket.on('close', () => resolve(answered === '' ? 'closed without an answer' : answered.split('\r\n')[0] ?? ''));
+          }),
+      ),
+    );
+    assert.deepEqual(outcomes, ['closed without an answer', 'closed without an answer', 'closed without an answer']);
+    assert.equal(requestsRead, before, 'the origin read none of their requests');
+    assert.equal((await request(server.url, '127.0.0.1', 'GET', '/api/spaces')).status, 200);
+    assert.equal((await request(server.url, '127.0.5.9', 'GET', '/api/spaces')).status, 200, 'a listed subnet is served');
+    const health = JSON.parse((await request(server.url, '127.0.0.1', 'GET', '/healthz')).body) as { connections: { turnedAway: number } };
+    assert.equal(health.connections.turnedAway, 3);
+  });
+
+  test('the setting is read from TRIBUNE_ACCEPT_FROM, and TRIBUNE_ID_KEY must be a hex key', () => {
+    assert.deepEqual(configFromEnv({ TRIBUNE_ACCEPT_FROM: ' 10.0.0.5, 10.1.0.0/16 ,' }).acceptFrom, ['10.0.0.5', '10.1.0.0/16']);
+    assert.deepEqual(configFromEnv({}).acceptFrom, []);
+    assert.equal(configFromEnv({ TRIBUNE_ID_KEY: 'ab'.repeat(32) }).idKey?.length, 32);
+    assert.throws(() => configFromEnv({ TRIBUNE_ID_KEY: 'not hex' }), /TRIBUNE_ID_KEY/);
+    assert.throws(() => configFromEnv({ TRIBUNE_ID_KEY: 'abcd' }), /TRIBUNE_ID_KEY/);
+  });
+});
+
 async function signUpFrom(base: string, from: string, username: string): Promise<Answer> {
   const session = await request(base, from, 'GET', '/api/session');
   const cookies = ([] as string[]).concat(session.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');

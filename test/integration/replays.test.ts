@@ -235,7 +235,7 @@ describe('a recorded Space', () => {
     const unrecorded = await server.createSpace('Not recorded');
     assertError(await listener.bot('POST', `/api/spaces/${unrecorded.space.id}/clips`, { startS: 0, endS: 1 }), 409, 'NOT_RECORDED');
     assertError(await listener.bot('GET', `/api/spaces/${unrecorded.space.id}/replay`), 409, 'NOT_RECORDED');
-    assertError(await listener.bot('POST', '/api/spaces/zzzzzzzzzz/clips', { startS: 0, endS: 1 }), 404, 'SPACE_NOT_FOUND');
+    assertError(await listener.bot('POST', '/api/spaces/zzzzzzzzzzzzzz/clips', { startS: 0, endS: 1 }), 404, 'SPACE_NOT_FOUND');
     assertError(await listener.bot('GET', `/replay/${space.space.id}/seg-99999999.m4s`), 404, 'REPLAY_NOT_FOUND');
     assertError(await listener.bot('GET', `/replay/${space.space.id}/..%2Fmanifest.json`), 404, 'REPLAY_NOT_FOUND');
     await unrecorded.host.bot('POST', `/api/spaces/${unrecorded.space.id}/end`, {});

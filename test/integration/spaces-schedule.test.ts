@@ -177,7 +177,7 @@ describe('editing, cancelling, starting', () => {
     assertError(await host.call('PATCH', path, { title: 'Half', startsAt: isoFromNow(40 * DAY) }), 400, 'START_OUT_OF_RANGE');
     assertError(await host.call('PATCH', path, { title: 'Half', state: 'live' }), 400, 'VALIDATION_FAILED');
     assertError(await host.call('PATCH', path, { title: 'y'.repeat(101) }), 400, 'VALIDATION_FAILED');
-    assertError(await host.call('PATCH', '/api/spaces/zzzzzzzzzz', { title: 'Nowhere' }), 404, 'SPACE_NOT_FOUND');
+    assertError(await host.call('PATCH', '/api/spaces/zzzzzzzzzzzzzz', { title: 'Nowhere' }), 404, 'SPACE_NOT_FOUND');
     assertError(await host.call('PATCH', '/api/spaces/NOT-AN-ID', { title: 'Nowhere' }), 400, 'VALIDATION_FAILED');
     const unchanged = await getSpace(space.id);
     assert.deepEqual([unchanged.title, unchanged.description, unchanged.startsAt], ['Original', 'first', space.startsAt]);
@@ -260,7 +260,7 @@ describe('calendar, reminders and the lobby', () => {
     const answer = await fetch(space.links.calendar);
     assert.equal(answer.status, 200);
     assert.match(answer.headers.get('content-type') ?? '', /^text\/calendar/);
-    assert.match(answer.headers.get('content-disposition') ?? '', /attachment; filename="[a-z2-9]{10}\.ics"/);
+    assert.match(answer.headers.get('content-disposition') ?? '', /attachment; filename="[a-z2-9]{14}\.ics"/);
     const text = await answer.text();
     assert.ok(text.includes('\r\n'), 'lines end with CRLF');
     const { lines, event } = parseIcs(text);

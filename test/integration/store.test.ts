@@ -19,6 +19,7 @@ import { openStore, type Store, type StoreOptions } from '../../src/store/databa
 import { newId } from '../../src/store/ids.js';
 import * as m0001 from '../../src/store/migrations/0001-spaces.js';
 import { RecordingStore } from '../../src/store/recording-store.js';
+import { storedKey } from '../../src/store/server-keys.js';
 import { ReminderStore } from '../../src/store/reminder-store.js';
 import { SpaceStore, type StoredSpace } from '../../src/store/space-store.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
@@ -88,8 +89,21 @@ for (const [name, optionsFor] of backends) {
       assert.equal(store.dialect, name === 'SQLite' ? 'sqlite' : 'postgres');
       const again = await openStore(options);
       const names = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
-      assert.deepEqual(names.rows.map((r) => r.name), ['0001-spaces', '0002-accounts-roles-schedules', '0003-recordings-clips']);
+      assert.deepEqual(names.rows.map((r) => r.name), ['0001-spaces', '0002-accounts-roles-schedules', '0003-recordings-clips', '0004-server-keys']);
       await again.close();
+    });
+
+    test('a server key is generated once: racing nodes and a reopened store all get the first one', async () => {
+      const other = await openStore(options);
+      try {
+        const raced = await Promise.all([storedKey(store, 'test-key', 32), storedKey(other, 'test-key', 32), storedKey(store, 'test-key', 32)]);
+        assert.equal(raced[0]?.length, 32);
+        assert.ok(raced.every((key) => key.equals(raced[0] ?? Buffer.alloc(0))), 'every caller sees the same key');
+        assert.ok((await storedKey(other, 'test-key', 32)).equals(raced[0] ?? Buffer.alloc(0)));
+        assert.ok(!(await storedKey(store, 'another-key', 32)).equals(raced[0] ?? Buffer.alloc(0)), 'each name has its own key');
+      } finally {
+        await other.close();
+      }
     });
 
     test('accounts: kept with their hash, unique by username, found by id', async () => {
