@@ -25,6 +25,7 @@ import { Redis } from 'ioredis';
 import { admission, MAX_HEADERS } from './guard/admission.js';
 import { limitConnections } from './guard/connection-limits.js';
 import { PublicIds } from './store/public-ids.js';
+import { passwordWork } from './accounts/passwords.js';
 import { storedKey } from './store/server-keys.js';
 import { edgeOnly } from './guard/edge-only.js';
 import { LoadShedder } from './guard/load-shedder.js';
@@ -179,6 +180,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
     liveSpaces: spaces.liveCount(),
     shedding: shedder.state(),
     connections: { open: connections.open(), refused: connections.refused(), turnedAway: connections.turnedAway() },
+    passwordChecks: passwordWork.stats(),
   }));
 
   await auth.register(app);
