@@ -187,7 +187,7 @@ async function startStack(running: Running, attackNames: string[]): Promise<{ se
     env: { ATTACK_EDGE_SECRET: edgeSecret, ATTACK_SECRET_HEX: secretHex, ATTACK_ID_KEY: idKey },
   });
   running.origin = origin;
-  const space = await createSpace(originUrl, 'Attack bench');
+  const space = await createSpace(originUrl, 'Attack bench', { record: true });
   const speakerPass: StagePass = await addStageMember(originUrl, space, 'speaker b');
   const hostile = await TestAccount.signUp(originUrl, undefined, 'hostile member');
   const asked = await hostile.bot('POST', `/api/spaces/${space.space.id}/requests`, {});

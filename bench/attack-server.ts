@@ -23,7 +23,10 @@
  *   parent -> child  { type: 'close' }        ends every Space and exits 0
  * It exits on its own when the parent goes away (IPC disconnect).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { configFromEnv } from '../src/config.js';
@@ -68,6 +71,9 @@ const secretHex = process.env.ATTACK_SECRET_HEX;
 const idKey = process.env.ATTACK_ID_KEY;
 if (!edgeSecret || !secretHex || !idKey) throw new Error('ATTACK_EDGE_SECRET, ATTACK_SECRET_HEX and ATTACK_ID_KEY must be set');
 
+const replayDir = mkdtempSync(join(tmpdir(), 'tribune-attack-replays-'));
+process.once('exit', () => rmSync(replayDir, { recursive: true, force: true }));
+
 const tribune = await buildServer({
   // Only the edge may connect (TRIBUNE_ACCEPT_FROM); the harness's own probes come from 127.0.0.1 too.
   ...configFromEnv({ TRIBUNE_TRUST_PROXY: '127.0.0.1', TRIBUNE_SECRET: secretHex, TRIBUNE_ID_KEY: idKey, TRIBUNE_ACCEPT_FROM: '127.0.0.1' }),
@@ -76,6 +82,8 @@ const tribune = await buildServer({
   secureCookies: false,
   edgeSecret,
   store: { databaseUrl: undefined, sqlitePath: ':memory:' },
+  // The bench Space is recorded, as a host's usually is: every part is synced to its journal before it is published.
+  replay: { ...configFromEnv({}).replay, dir: join(replayDir, 'store'), journalDir: join(replayDir, 'journal') },
 });
 
 const by: Record<string, Tally> = {};

@@ -23,9 +23,9 @@ export interface BenchSpace {
  * CSRF token and cookie, POST /api/accounts, POST /api/tokens for an API
  * token), then opens a live Space with that API token.
  */
-export async function createSpace(baseUrl: string, title: string): Promise<BenchSpace> {
+export async function createSpace(baseUrl: string, title: string, options: { record?: boolean } = {}): Promise<BenchSpace> {
   const host = await TestAccount.signUp(baseUrl, undefined, 'bench host');
-  const created = await host.bot<CreatedSpace>('POST', '/api/spaces', { title });
+  const created = await host.bot<CreatedSpace>('POST', '/api/spaces', { title, ...(options.record ? { record: true } : {}) });
   if (created.status !== 201 || !created.body.stagePass) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
   return { space: created.body.space, host, hostPass: created.body.stagePass };
 }
