@@ -152,6 +152,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
       iceServers: parseIceServers(env.TRIBUNE_ICE_SERVERS),
       icePortRange: parsePortRange(env.TRIBUNE_ICE_PORT_RANGE),
       iceAdditionalHostAddresses: (env.TRIBUNE_ICE_EXTRA_HOSTS ?? '').split(',').filter(Boolean),
+      publicCandidatesOnly: env.TRIBUNE_PUBLIC_CANDIDATES_ONLY === '1',
     },
   };
 }

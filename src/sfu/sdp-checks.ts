@@ -3,8 +3,34 @@
  * accepts some malformed answers and candidates silently (and a bad one can
  * kill the member's connection later), so the border is here.
  */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { TribuneError } from '../wire/errors.js';
+
+export interface CandidateRules {
+  /**
+   * Refuse candidates at special-use addresses (loopback, private, link-local,
+   * shared, unspecified, multicast; RFC 6890). On a public server no member
+   * reaches it from those, and accepting them would have the SFU send ICE
+   * checks into its own host or network on a member's say-so.
+   */
+  publicOnly: boolean;
+}
+
+const SPECIAL_USE = new BlockList();
+for (const [address, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) SPECIAL_USE.addSubnet(address, prefix, 'ipv4');
+for (const [address, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) SPECIAL_USE.addSubnet(address, prefix, 'ipv6');
+
+/** True for an address no public member connects from (RFC 6890 special-use ranges). */
+export function isSpecialUseAddress(address: string): boolean {
+  // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is judged as the IPv4 address it names.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped !== undefined) return isIP(mapped) === 4 && SPECIAL_USE.check(mapped, 'ipv4');
+  const family = isIP(address);
+  return family !== 0 && SPECIAL_USE.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
 
 interface MediaSection {
   media: string;
@@ -32,7 +58,7 @@ function sections(sdp: string): MediaSection[] {
  * offered; a DTLS role (RFC 8842 §5.3: active or passive in an answer) and
  * a well-formed fingerprint (RFC 8122 §5).
  */
-export function checkAnswer(answer: string, offer: string): void {
+export function checkAnswer(answer: string, offer: string, rules: CandidateRules = { publicOnly: false }): void {
   const fail = (why: string): never => {
     throw new TribuneError('SDP_INVALID', why);
   };
@@ -55,6 +81,14 @@ export function checkAnswer(answer: string, offer: string): void {
   const fingerprints = answer.match(/^a=fingerprint:.*$/gm) ?? [];
   if (fingerprints.length === 0 || fingerprints.some((line) => !/^a=fingerprint:(sha-1|sha-224|sha-256|sha-384|sha-512) [0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){15,63}\r?$/.test(line))) {
     fail('a=fingerprint must be "<hash> XX:XX:..." (RFC 8122 §5)');
+  }
+  // Candidates in the answer meet the same checks as trickled ones; the answer is what is refused.
+  for (const line of answer.match(/^a=candidate:.*$/gm) ?? []) {
+    try {
+      checkCandidate(line.slice(2).replace(/\r$/, ''), rules);
+    } catch (error) {
+      fail(`a=candidate: ${error instanceof TribuneError ? (error.details ?? error.message) : String(error)}`);
+    }
   }
 }
 
@@ -83,7 +117,7 @@ function validAddress(value: string | undefined): boolean {
  *     <connection-address> <port> typ <cand-type>
  *     [raddr <address>] [rport <port>] *(<name> <value>)
  */
-export function checkCandidate(candidate: string): void {
+export function checkCandidate(candidate: string, rules: CandidateRules = { publicOnly: false }): void {
   const fail = (why: string): never => {
     throw new TribuneError('ICE_CANDIDATE_INVALID', why);
   };
@@ -98,6 +132,7 @@ export function checkCandidate(candidate: string): void {
   // A name is only an mDNS name that hides a browser's address (draft-ietf-mmusic-mdns-ice-candidates):
   // any other (localhost, a name that resolves inside our network) would have the SFU probe it.
   if (isIP(address ?? '') === 0 && !/\.local$/i.test(address ?? '')) fail('connection-address must be an IP address or an mDNS .local name');
+  if (rules.publicOnly && isSpecialUseAddress(address ?? '')) fail('connection-address is a special-use address (loopback, private, link-local), which this server does not connect to');
   if (!validPort(port)) fail('port');
   // Port 0 is no port for UDP; TCP active candidates carry 9 (RFC 6544 §4.5).
   if (Number(port) === 0) fail('port 0');

@@ -21,6 +21,13 @@ export interface SfuOptions {
   iceAdditionalHostAddresses: string[];
   /** Largest RTP packet forwarded, in bytes (header + payload). Default 1200. */
   maxRtpBytes: number;
+  /**
+   * Refuse members' candidates at loopback, private and link-local addresses
+   * (TRIBUNE_PUBLIC_CANDIDATES_ONLY=1): for a server on the public internet,
+   * so no member can point its ICE checks into the server's own network.
+   * Default off: tests, LANs and one-machine setups use those addresses.
+   */
+  publicCandidatesOnly: boolean;
 }
 
 export const DEFAULT_SFU_OPTIONS: SfuOptions = {
@@ -28,6 +35,7 @@ export const DEFAULT_SFU_OPTIONS: SfuOptions = {
   icePortRange: undefined,
   iceAdditionalHostAddresses: [],
   maxRtpBytes: 1200,
+  publicCandidatesOnly: false,
 };
 
 export interface OfferToSend {

@@ -17,7 +17,7 @@ import { TribuneError } from '../wire/errors.js';
 import { IceBorder } from './ice-border.js';
 import { peerConfig, withOpusFmtp } from './peer-config.js';
 import { ReplayGuard } from './replay-window.js';
-import { checkAnswer, checkCandidate, midsOf } from './sdp-checks.js';
+import { checkAnswer, checkCandidate, midsOf, type CandidateRules } from './sdp-checks.js';
 import { emptyDropStats, type CandidateToSend, type OfferToSend, type PeerDropStats, type SfuOptions } from './sfu-types.js';
 import { SrtpBorder } from './srtp-border.js';
 import { connectionOf, type ConnectionInternals } from './werift-seams.js';
@@ -63,11 +63,13 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
   private renegotiationWanted = false;
   private started = false;
   private closed = false;
+  private readonly candidateRules: CandidateRules;
 
   constructor(memberId: string, options: SfuOptions) {
     super();
     this.memberId = memberId;
     this.maxRtpBytes = options.maxRtpBytes;
+    this.candidateRules = { publicOnly: options.publicCandidatesOnly };
     this.pc = new RTCPeerConnection(peerConfig(options));
     this.inbound = this.pc.addTransceiver('audio', { direction: 'recvonly' });
     // max-bundle: this one transport carries every m-line. Guard it before the
@@ -141,7 +143,7 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
 
   async applyAnswer(sdp: string): Promise<void> {
     if (!this.offerOutstanding) throw new TribuneError('NEGOTIATION_OUT_OF_ORDER');
-    checkAnswer(sdp, this.pc.localDescription?.sdp ?? '');
+    checkAnswer(sdp, this.pc.localDescription?.sdp ?? '', this.candidateRules);
     try {
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (error) {
@@ -157,7 +159,7 @@ export class StagePeer extends EventEmitter<StagePeerEvents> {
   async addCandidate(candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }): Promise<void> {
     // An empty candidate is the end-of-candidates marker (RFC 8838 §4.4).
     if (candidate.candidate === '') return;
-    checkCandidate(candidate.candidate);
+    checkCandidate(candidate.candidate, this.candidateRules);
     if (candidate.sdpMid != null && !midsOf(this.pc.localDescription?.sdp ?? '').includes(candidate.sdpMid)) {
       throw new TribuneError('ICE_CANDIDATE_INVALID', `no m-section has mid ${candidate.sdpMid}`);
     }
