@@ -154,7 +154,10 @@ export const cacheBustAttack: Attack = {
         connection = new AttackConnection(targets[index % ADDRESSES] as Target);
         own.add(connection);
       } else {
-        connection = idle.pop();
+        // Oldest first: the pool rotates through every address. (Taking the newest, as
+        // this did at first, put almost every request on the few connections that had
+        // just answered: a handful of addresses far over the edge's per-address limit.)
+        connection = idle.shift();
         if (!connection) {
           poolBusy++;
           return;
