@@ -239,7 +239,9 @@ export function renderNginxEdgeConfig(options: EdgeConfigOptions): string {
   // The headers the origin gets with every request; repeated where a location sets its own.
   const toOrigin = (forwardedFor: string) =>
     [
-      'proxy_set_header Host $host;',
+      // With its port: the origin builds links (a stage pass's socket URL) from it,
+      // and $host drops the port, which broke every edge not on port 80.
+      'proxy_set_header Host $tribune_host;',
       `proxy_set_header X-Forwarded-For ${forwardedFor};`,
       `proxy_set_header X-Forwarded-Proto ${forwardedFor === '$remote_addr' ? '$scheme' : '$http_x_forwarded_proto'};`,
       `proxy_set_header x-tribune-edge "${options.edgeSecret}";`,
@@ -338,6 +340,8 @@ ${unlimited}
   map $arg_v $tribune_feed_malformed { "" ""; "~^[0-9]{1,15}$" ""; default 1; }
 
   map $http_upgrade $tribune_connection { default upgrade; "" ""; }
+  # The Host the client sent, port included; $host (no port) when it sent none.
+  map $http_host $tribune_host { "" $host; default $http_host; }
 
   server {
     listen ${options.listen} reuseport backlog=65535;

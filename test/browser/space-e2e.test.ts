@@ -4,6 +4,10 @@
  * listener asks to speak and the host accepts; the two talk (each hears the
  * other's fake microphone over WebRTC) while a third page, listening over
  * LL-HLS, hears both and sees the listener count and a reaction arrive.
+ *
+ * Everyone uses Tribune the way it runs at scale (`npm run start:edge`):
+ * through the nginx edge, with the origin in scaled mode behind it, so the
+ * edge's id checks, route list, gate and stage-pass check are in the path.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,6 +15,8 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshot, tonesInPage, writeToneWav } from '../helpers/browser.js';
 import { tonesFromMediaElement } from '../helpers/media-element-tones.js';
 import { startTribune, type RunningTribune } from '../helpers/tribune.js';
+import { startNginxEdge, type RunningEdge } from '../../src/edge/nginx-process.js';
+import { freePort } from '../../src/tools/free-port.js';
 import { accountIdOf, assertButtonsNamed, assertFitsViewport, openPage, signUpThroughPage, uniqueUsername, waitForMode, type WebPage } from '../helpers/web-flows.js';
 
 const HOST_HZ = 440;
@@ -19,6 +25,9 @@ const TONES = [HOST_HZ, SPEAKER_HZ];
 const TITLE = 'Open mic: the e2e hour';
 
 let server: RunningTribune;
+let edge: RunningEdge;
+/** Where people go: the edge. */
+let base: string;
 let hostBrowser: Browser;
 let speakerBrowser: Browser;
 let audienceBrowser: Browser;
@@ -26,13 +35,23 @@ const pages: WebPage[] = [];
 
 before(async () => {
   // Chromium keeps Secure cookies on http://127.0.0.1 (a potentially trustworthy origin), so the production setting holds.
-  server = await startTribune({ secureCookies: true });
+  server = await startTribune({ secureCookies: true, edgeSecret: 'e2e-edge-secret', trustProxy: ['127.0.0.1'] });
+  edge = await startNginxEdge({
+    port: await freePort(),
+    origin: `127.0.0.1:${new URL(server.url).port}`,
+    edgeSecret: 'e2e-edge-secret',
+    idKey: server.tribune.idKey,
+    stagePassKey: server.tribune.stagePassKey,
+    unlimited: ['127.0.0.0/8'],
+  });
+  base = edge.url;
   [hostBrowser, speakerBrowser, audienceBrowser] = await Promise.all([launchChromium(writeToneWav(HOST_HZ)), launchChromium(writeToneWav(SPEAKER_HZ)), launchChromium()]);
 });
 
 after(async () => {
   for (const page of pages) await page.close().catch(() => undefined);
   await Promise.all([hostBrowser, speakerBrowser, audienceBrowser].map((b) => b?.close().catch(() => undefined)));
+  await edge?.stop();
   await server?.close();
 });
 
@@ -72,7 +91,7 @@ async function expectHlsTones(page: Page, expected: number[], what: string): Pro
 test('a scheduled Space from lobby to a two-person stage, heard over HLS with count and reactions', async () => {
   // --- The host signs up, schedules a Space from the dashboard. ---------------
   const host = await open(hostBrowser);
-  await host.page.goto(server.url);
+  await host.page.goto(base);
   await host.page.waitForSelector('text=No Space is live right now.');
   await screenshot(host.page, '01-home-signed-out');
   await host.page.click('#nav-signup');
@@ -94,14 +113,14 @@ test('a scheduled Space from lobby to a two-person stage, heard over HLS with co
   await screenshot(host.page, '03-host-dashboard');
   const spaceHref = await host.page.getAttribute(`#my-spaces .space-card a.space-link`, 'href');
   assert.match(spaceHref ?? '', /^\/s\/[a-z2-9]{14}$/);
-  const spaceUrl = server.url + spaceHref;
+  const spaceUrl = base + spaceHref;
 
   // --- Two listeners wait in the lobby: one signed in (who will speak), one anonymous. ---
   const speaker = await open(speakerBrowser);
-  await signUpThroughPage(speaker.page, server.url, uniqueUsername('speako'), 'Speako', spaceHref ?? '/');
+  await signUpThroughPage(speaker.page, base, uniqueUsername('speako'), 'Speako', spaceHref ?? '/');
   const speakerId = await accountIdOf(speaker.page);
   const audience = await open(audienceBrowser);
-  await audience.page.goto(server.url);
+  await audience.page.goto(base);
   await audience.page.click(`#upcoming-list a.space-link >> text=${TITLE}`);
   await audience.page.waitForURL(spaceUrl);
   for (const page of [speaker.page, audience.page]) {
@@ -200,7 +219,7 @@ test('a scheduled Space from lobby to a two-person stage, heard over HLS with co
   await screenshot(audience.page, '12-ended-phone');
 
   // The reminder the speaker asked for is in their notifications.
-  await speaker.page.goto(server.url);
+  await speaker.page.goto(base);
   await speaker.page.waitForSelector(`.notification >> text=${TITLE}`);
   await screenshot(speaker.page, '13-home-notification');
   await speaker.page.click('.notification button');
