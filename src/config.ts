@@ -153,6 +153,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TribuneConf
       icePortRange: parsePortRange(env.TRIBUNE_ICE_PORT_RANGE),
       iceAdditionalHostAddresses: (env.TRIBUNE_ICE_EXTRA_HOSTS ?? '').split(',').filter(Boolean),
       publicCandidatesOnly: env.TRIBUNE_PUBLIC_CANDIDATES_ONLY === '1',
+      turn: parseTurn(env.TRIBUNE_TURN_URLS, env.TRIBUNE_TURN_SECRET),
     },
   };
 }
@@ -195,6 +196,16 @@ function parseIceServers(value: string | undefined): IceServerConfig[] {
   const parsed: unknown = JSON.parse(value);
   if (!Array.isArray(parsed)) throw new Error('TRIBUNE_ICE_SERVERS must be a JSON array of {urls, username?, credential?}');
   return parsed as IceServerConfig[];
+}
+
+/** TRIBUNE_TURN_URLS (comma-separated turn:/turns: URLs) and TRIBUNE_TURN_SECRET (coturn's static-auth-secret) go together. */
+function parseTurn(urls: string | undefined, secret: string | undefined): { urls: string[]; secret: string; lifetimeS: number } | undefined {
+  if (!urls && !secret) return undefined;
+  if (!urls || !secret) throw new Error('TRIBUNE_TURN_URLS and TRIBUNE_TURN_SECRET go together');
+  const list = urls.split(',').map((u) => u.trim()).filter(Boolean);
+  if (list.length === 0 || list.some((u) => !/^turns?:[^\s,]+$/.test(u))) throw new Error('TRIBUNE_TURN_URLS must be turn: or turns: URLs, comma-separated');
+  // Twelve hours: a stage session refreshes its relay with the credential it joined with.
+  return { urls: list, secret, lifetimeS: 12 * 3600 };
 }
 
 /** TRIBUNE_ICE_PORT_RANGE: "40000-40100". */

@@ -25,6 +25,7 @@ import { Redis } from 'ioredis';
 import { admission, MAX_HEADERS } from './guard/admission.js';
 import { limitConnections } from './guard/connection-limits.js';
 import { PublicIds } from './store/public-ids.js';
+import { iceServersFor } from './sfu/turn-credentials.js';
 import { passwordWork } from './accounts/passwords.js';
 import { storedKey } from './store/server-keys.js';
 import { edgeOnly } from './guard/edge-only.js';
@@ -190,7 +191,7 @@ export async function buildServer(config: TribuneConfig): Promise<Tribune> {
   await app.register(async (scope) => accountRoutes(scope, { auth, accounts, reminders }));
   await app.register(async (scope) => spaceRoutes(scope, { auth, hubs: spaces, spaces: spaceStore, accounts, reminders, passes, publicUrl }));
   await app.register(async (scope) =>
-    stageRoutes(scope, { auth, hubs: spaces, accounts, passes, tokens, publicUrl, iceServers: config.sfu.iceServers }),
+    stageRoutes(scope, { auth, hubs: spaces, accounts, passes, tokens, publicUrl, iceServersFor: (accountId) => iceServersFor(config.sfu, accountId, Date.now()) }),
   );
   await app.register(async (scope) => feedRoutes(scope, { auth, hubs: spaces, holdMs: config.feedHoldMs }));
   await app.register(async (scope) => hlsRoutes(scope, { streamOf: (id) => spaces.streamOf(id) }));

@@ -26,7 +26,8 @@ export interface StageRouteDeps {
   passes: StagePasses;
   tokens: StageTokens;
   publicUrl: string | undefined;
-  iceServers: { urls: string | string[]; username?: string; credential?: string }[];
+  /** The ICE servers a member is told to use, with a TURN credential of their own (src/sfu/turn-credentials.ts). */
+  iceServersFor(accountId: string): { urls: string | string[]; username?: string; credential?: string }[];
 }
 
 const SPACE_ID_PATTERN = new RegExp(`^${PUBLIC_ID_SOURCE}$`);
@@ -198,7 +199,7 @@ export async function stageRoutes(app: FastifyInstance, deps: StageRouteDeps): P
         who: { accountId: grant.who.id, username: grant.who.username, name: grant.who.displayName },
         requests: () => grant.hub.requestQueueFor(grant.who.id),
         end: () => grant.hub.end(grant.who),
-        iceServers: deps.iceServers,
+        iceServers: deps.iceServersFor(grant.who.id),
         log: app.log,
       });
     },

@@ -28,6 +28,11 @@ export interface SfuOptions {
    * Default off: tests, LANs and one-machine setups use those addresses.
    */
   publicCandidatesOnly: boolean;
+  /**
+   * A TURN relay whose credentials are minted per member (TRIBUNE_TURN_URLS,
+   * TRIBUNE_TURN_SECRET; src/sfu/turn-credentials.ts). Default: none.
+   */
+  turn: { urls: string[]; secret: string; lifetimeS: number } | undefined;
 }
 
 export const DEFAULT_SFU_OPTIONS: SfuOptions = {
@@ -36,6 +41,7 @@ export const DEFAULT_SFU_OPTIONS: SfuOptions = {
   iceAdditionalHostAddresses: [],
   maxRtpBytes: 1200,
   publicCandidatesOnly: false,
+  turn: undefined,
 };
 
 export interface OfferToSend {

@@ -32,7 +32,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Message, makeIntegrityKey, parseMessage } from 'werift';
-import { sleep } from '../helpers/tribune.js';
+import { configFromEnv } from '../../src/config.js';
+import { joinStage } from '../helpers/spaces-api.js';
+import { sleep, startTribune } from '../helpers/tribune.js';
 
 const SHIPPED_PATH = 'deploy/coturn/turnserver.conf';
 const SHIPPED = readFileSync(SHIPPED_PATH, 'utf8');
@@ -511,5 +513,45 @@ test('a wrong password, an expired REST-API username and a credential for anothe
     assert.equal(errorCode(await tls.createPermission('192.168.1.1')), 403, 'CreatePermission over TLS');
   } finally {
     tls.close();
+  }
+});
+
+test('each stage member is handed a TURN credential of its own (TRIBUNE_TURN_URLS/SECRET); coturn takes it and counts user-quota per member', LIMIT, async () => {
+  const quota = Number(/^user-quota=(\d+)$/m.exec(SHIPPED)?.[1]);
+  const turnUrl = `turn:127.0.0.1:${coturn.port}?transport=udp`;
+  const server = await startTribune({ sfu: { ...configFromEnv({ TRIBUNE_TURN_URLS: turnUrl, TRIBUNE_TURN_SECRET: coturn.secret }).sfu } });
+  const clients: TurnClient[] = [];
+  const stages: { close(): void }[] = [];
+  try {
+    const space = await server.createSpace('Relayed stage');
+    const speaker = await space.speaker('Relayed speaker');
+    const credentials: { username: string; credential: string }[] = [];
+    for (const [token, accountId] of [[space.hostToken, space.host.id], [speaker.token, speaker.account.id]] as const) {
+      const { client, welcome } = await joinStage(server.url, space.space.id, token);
+      stages.push(client);
+      const relay = welcome.iceServers.find((s) => [s.urls].flat().includes(turnUrl));
+      assert.ok(relay?.username && relay.credential, `the welcome names the relay with a credential: ${JSON.stringify(welcome.iceServers)}`);
+      const [expiry, name] = relay.username.split(':');
+      assert.equal(name, accountId, 'the username names the member');
+      assert.ok(Number(expiry) > Date.now() / 1000 + 3600, 'it outlasts a long stage session');
+      credentials.push({ username: relay.username, credential: relay.credential });
+    }
+    const [host, member] = credentials;
+    assert.ok(host && member && host.username !== member.username);
+    // The host's credential allocates up to the quota, then 486; the other member's still allocates.
+    const codes: number[] = [];
+    for (let i = 0; i <= quota; i++) {
+      const client = await TurnClient.udp(coturn.port);
+      clients.push(client);
+      codes.push(errorCode(await client.allocate(host.username, host.credential)));
+    }
+    assert.deepEqual(codes, [...Array(quota).fill(200), 486]);
+    const other = await TurnClient.udp(coturn.port);
+    clients.push(other);
+    assert.equal(errorCode(await other.allocate(member.username, member.credential)), 200, 'one member past its quota does not stop another');
+  } finally {
+    for (const client of clients) client.close();
+    for (const stage of stages) stage.close();
+    await server.close();
   }
 });
