@@ -416,6 +416,7 @@ ${collapsed('$uri')}
       limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
       default_type application/json;
       if ($tribune_id_genuine = "") {
+        add_header cache-control no-store always;
         return ${errorBody('SPACE_NOT_FOUND')};
       }
       # The stage pass is checked here (njs/stage-pass.js, ES256 with the origin's
@@ -455,6 +456,7 @@ ${indent(toOrigin('$remote_addr'), '      ')}
       limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
       default_type application/json;
       if ($tribune_id_genuine = "") {
+        add_header cache-control no-store always;
         return ${errorBody('SPACE_NOT_FOUND')};
       }
       proxy_read_timeout 30s;
@@ -465,6 +467,7 @@ ${indent(toOrigin('$remote_addr'), '      ')}
       limit_req zone=tribune_writes burst=${limits.writeBurst} nodelay;
       default_type application/json;
       if ($tribune_id_genuine = "") {
+        add_header cache-control no-store always;
         return ${errorBody('CLIP_NOT_FOUND')};
       }
       proxy_read_timeout 30s;

@@ -1,49 +1,47 @@
 /**
- * The edge refuses bad stage passes itself: a real nginx (Debian's, with
- * libnginx-mod-http-js) runs src/edge/njs/stage-pass.js through
- * `auth_request` in front of the stage WebSocket, and a Node server stands in
- * for the origin behind it, counting every request it gets. The passes are
- * minted by the origin's own StageTokens (ES256, key derived from its
- * secret); the edge has only the public key.
+ * The edge refuses bad stage passes itself: the production edge
+ * configuration (src/edge/nginx-edge-config.ts, run by startNginxEdge on
+ * Debian's nginx with libnginx-mod-http-js) checks every stage upgrade with
+ * src/edge/njs/stage-pass.js through `auth_request`, and a Node server
+ * stands in for the origin behind it, counting every request it gets. The
+ * passes are minted by the origin's own StageTokens (ES256, key derived from
+ * its secret); the edge has only the public key. Space ids are minted with
+ * the origin's id key (PublicIds), which the edge checks too.
  *
  * It checks that a good pass reaches the upstream and its WebSocket works
- * through the edge (10- and 14-character Space ids), and that missing,
- * forged, tampered, expired, other-Space, HS256, alg-none, garbage and
- * oversized passes are answered at the edge with the status and the JSON
- * body the origin would send (computed by the origin's StageTokens.verify
- * for the same pass), and never reach the upstream. An edge whose key
- * variables are broken refuses everything (500).
- *
- * The nginx configuration is written here, with the same directives the
- * production edge carries (src/edge/nginx-edge-config.ts).
+ * through the edge, and that missing, forged, tampered, expired,
+ * other-Space, HS256, alg-none, garbage and oversized passes are answered at
+ * the edge with the status and the JSON body the origin would send
+ * (computed by the origin's StageTokens.verify for the same pass), and never
+ * reach the upstream; so do ids the origin did not mint, and stage paths
+ * spelled with doubled slashes or dot segments. An edge whose pass key is
+ * the renderer's placeholder refuses everything (500).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, sign } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { WebSocket, WebSocketServer } from 'ws';
 import { StageTokens, stagePassKeys } from '../../src/control/stage-tokens.js';
-import { NGINX } from '../../src/edge/nginx-process.js';
+import { nginxInstalled, startNginxEdge, type RunningEdge } from '../../src/edge/nginx-process.js';
+import { PublicIds } from '../../src/store/public-ids.js';
 import { freePort } from '../../src/tools/free-port.js';
 import { TribuneError, type ErrorBody } from '../../src/wire/errors.js';
+import { ID_ALPHABET } from '../../src/wire/public-id.js';
 
-const JS_MODULE = '/usr/lib/nginx/modules/ngx_http_js_module.so';
-const NJS_DIR = fileURLToPath(new URL('../../src/edge/njs/', import.meta.url));
 const LIMIT = { timeout: 30_000 };
 
 const SECRET = randomBytes(32);
 const tokens = new StageTokens(SECRET, 600);
 const keys = stagePassKeys(SECRET);
-/** Today's 10-character ids and the coming 14-character ones. */
-const SPACE = 'abcdefghjkmnpq';
-const SHORT_SPACE = 'abcdefgh23';
-const OTHER_SPACE = 'zyxwvutsrqpnmk';
+/** The origin's id key (TRIBUNE_ID_KEY) and its edge secret (TRIBUNE_EDGE_SECRET). */
+const ID_KEY_HEX = randomBytes(32).toString('hex');
+const EDGE_SECRET = randomBytes(24).toString('base64url');
+const ids = new PublicIds(Buffer.from(ID_KEY_HEX, 'hex'));
+/** Space ids as the origin mints them: 10 random symbols and a 4-symbol tag. */
+const SPACE = ids.mint();
+const OTHER_SPACE = ids.mint();
 const ACCOUNT = 'abcdefghjk23';
 const HOST_ACCOUNT = 'zyxwvutsrq98';
 
@@ -62,136 +60,43 @@ interface Answer {
 
 let upstream: Server;
 const seen: UpstreamRequest[] = [];
-let edge: ChildProcess;
-let prefix: string;
+/** The headers of each request in `seen`, in the same order. */
+const seenHeaders: IncomingHttpHeaders[] = [];
+let edge: RunningEdge | undefined;
+let brokenEdge: RunningEdge | undefined;
 let edgeUrl: string;
-let brokenEdgeUrl: string;
 
 before(async () => {
   // Skip nothing: an edge without njs would let every bad pass through to the origin.
-  assert.ok(existsSync(NGINX), `nginx is not installed (${NGINX}): apt-get install nginx (scripts/test.sh installs it)`);
-  assert.ok(existsSync(JS_MODULE), `nginx's njs module is not installed (${JS_MODULE}): apt-get install libnginx-mod-http-js (scripts/test.sh installs it)`);
+  assert.ok(nginxInstalled(), 'nginx and libnginx-mod-http-js are not installed: apt-get install nginx libnginx-mod-http-js (scripts/test.sh installs them)');
 
   const sockets = new WebSocketServer({ noServer: true });
   upstream = createServer((req, res) => {
     seen.push({ url: req.url ?? '', upgrade: false });
+    seenHeaders.push(req.headers);
     res.writeHead(426, { 'content-type': 'application/json' }).end('{"error":{"code":"UPGRADE_REQUIRED","message":"This route speaks WebSocket only"}}');
   });
   upstream.on('upgrade', (req, socket, head) => {
     seen.push({ url: req.url ?? '', upgrade: true });
+    seenHeaders.push(req.headers);
     sockets.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   });
   const upstreamPort = await freePort();
   await new Promise<void>((resolve) => upstream.listen(upstreamPort, '127.0.0.1', resolve));
 
-  prefix = mkdtempSync(join(tmpdir(), 'tribune-edge-pass-'));
-  for (const dir of ['client_temp', 'proxy_temp', 'fastcgi_temp', 'uwsgi_temp', 'scgi_temp']) mkdirSync(join(prefix, dir));
-  const port = await freePort();
-  const brokenPort = await freePort();
-  const confPath = join(prefix, 'nginx.conf');
-  writeFileSync(confPath, edgeConfig({ prefix, port, brokenPort, upstream: `127.0.0.1:${upstreamPort}` }));
-  try {
-    execFileSync(NGINX, ['-t', '-q', '-p', prefix, '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (error) {
-    throw new Error(`nginx refused the edge configuration: ${String((error as { stderr?: Buffer }).stderr ?? error)}`, { cause: error });
-  }
-  edge = spawn(NGINX, ['-p', prefix, '-c', confPath, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  edge.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  edgeUrl = `http://127.0.0.1:${port}`;
-  brokenEdgeUrl = `http://127.0.0.1:${brokenPort}`;
-  await waitUntilListening(edgeUrl, () => stderr);
-  await waitUntilListening(brokenEdgeUrl, () => stderr);
+  const origin = `127.0.0.1:${upstreamPort}`;
+  edge = await startNginxEdge({ port: await freePort(), origin, edgeSecret: EDGE_SECRET, idKey: ID_KEY_HEX, stagePassKey: tokens.publicKey(), unlimited: ['127.0.0.0/8'] });
+  edgeUrl = edge.url;
+  // The renderer's placeholder, what an edge deployed without its key carries (it refuses other malformed keys).
+  brokenEdge = await startNginxEdge({ port: await freePort(), origin, edgeSecret: EDGE_SECRET, idKey: ID_KEY_HEX, stagePassKey: { x: 'CHANGE-ME', y: 'CHANGE-ME' }, unlimited: ['127.0.0.0/8'] });
 });
 
 after(async () => {
-  if (edge && edge.exitCode === null) {
-    const exited = new Promise((resolve) => edge.once('exit', resolve));
-    edge.kill('SIGQUIT');
-    const timer = setTimeout(() => edge.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
-  if (prefix) rmSync(prefix, { recursive: true, force: true });
+  await edge?.stop();
+  await brokenEdge?.stop();
   upstream?.closeAllConnections();
   await new Promise((resolve) => upstream?.close(resolve));
 });
-
-/**
- * A minimal edge: the stage location of the production edge with the pass
- * check in front, and a second server whose key variables are broken.
- */
-function edgeConfig(options: { prefix: string; port: number; brokenPort: number; upstream: string }): string {
-  const { x, y } = tokens.publicKey();
-  const server = (port: number, passX: string, passY: string): string => `
-  server {
-    listen 127.0.0.1:${port};
-
-    location ~ "^/api/spaces/[a-z2-9]{10,16}/stage$" {
-      # The pass is checked here; only a good one is tunnelled to the origin.
-      auth_request /_tribune/stage-pass;
-      auth_request_set $tribune_pass_refusal $sent_http_x_tribune_refusal;
-      error_page 401 = @tribune_pass_401;
-      error_page 403 = @tribune_pass_403;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $tribune_connection;
-      proxy_set_header Host $host;
-      proxy_read_timeout 1h;
-      proxy_pass http://stand_in_origin;
-    }
-    location = /_tribune/stage-pass {
-      internal;
-      set $tribune_pass_x "${passX}";
-      set $tribune_pass_y "${passY}";
-      js_content stage_pass.check;
-    }
-    location @tribune_pass_401 {
-      default_type application/json;
-      add_header cache-control no-store always;
-      return 401 $tribune_pass_refusal;
-    }
-    location @tribune_pass_403 {
-      default_type application/json;
-      add_header cache-control no-store always;
-      return 403 $tribune_pass_refusal;
-    }
-  }`;
-  return `load_module ${JS_MODULE};
-${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
-pid ${options.prefix}/nginx.pid;
-error_log ${options.prefix}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${options.prefix}/client_temp;
-  proxy_temp_path ${options.prefix}/proxy_temp;
-  fastcgi_temp_path ${options.prefix}/fastcgi_temp;
-  uwsgi_temp_path ${options.prefix}/uwsgi_temp;
-  scgi_temp_path ${options.prefix}/scgi_temp;
-  js_path ${NJS_DIR};
-  js_import stage_pass from stage-pass.js;
-  map $http_upgrade $tribune_connection { default upgrade; "" ""; }
-  upstream stand_in_origin { server ${options.upstream}; }
-${server(options.port, x, y)}
-${server(options.brokenPort, x.slice(0, 20), y)}
-}
-`;
-}
-
-async function waitUntilListening(url: string, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (edge.exitCode !== null) throw new Error(`nginx exited: ${stderr()}`);
-    try {
-      await fetch(`${url}/`, { signal: AbortSignal.timeout(1000) });
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nginx did not start listening on ${url}: ${stderr()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 function stagePath(spaceId: string, pass?: string): string {
   return `/api/spaces/${spaceId}/stage${pass === undefined ? '' : `?token=${encodeURIComponent(pass)}`}`;
@@ -233,7 +138,10 @@ async function originRefusal(pass: string | undefined, spaceId: string): Promise
   throw new Error('the origin would accept this pass');
 }
 
-/** Asserts the edge refuses `path` as `expected` says, with a no-store JSON body, and the upstream never sees it. */
+/**
+ * Asserts the edge refuses `path` as `expected` says, with a JSON body that is
+ * not to be kept (no-store), and the upstream never sees it.
+ */
 async function assertRefusedAtEdge(what: string, path: string, expected: { status: number; body: ErrorBody }): Promise<void> {
   const before = seen.length;
   const answer = await upgrade(path);
@@ -270,22 +178,24 @@ function withClaims(pass: string, edit: Record<string, unknown>): string {
   return [header, part({ ...claims, ...edit }), signature].join('.');
 }
 
-test('a good pass reaches the origin through the edge and its WebSocket carries messages both ways, for 14- and 10-character Space ids', LIMIT, async () => {
-  for (const spaceId of [SPACE, SHORT_SPACE]) {
-    const pass = await tokens.issue({ spaceId, accountId: ACCOUNT });
-    const before = seen.length;
-    const socket = new WebSocket(`${edgeUrl.replace(/^http/, 'ws')}${stagePath(spaceId, pass)}`);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with ${res.statusCode}`)));
-    });
-    const echoed = new Promise<string>((resolve) => socket.once('message', (data: Buffer) => resolve(data.toString('utf8'))));
-    socket.send('{"type":"join"}');
-    assert.equal(await echoed, '{"type":"join"}');
-    socket.close();
-    assert.deepEqual(seen.slice(before), [{ url: stagePath(spaceId, pass), upgrade: true }], 'the upstream got the upgrade, pass and all');
-  }
+test('a good pass reaches the origin through the edge and its WebSocket carries messages both ways', LIMIT, async () => {
+  const pass = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
+  const before = seen.length;
+  const socket = new WebSocket(`${edgeUrl.replace(/^http/, 'ws')}${stagePath(SPACE, pass)}`);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused with ${res.statusCode}`)));
+  });
+  const echoed = new Promise<string>((resolve) => socket.once('message', (data: Buffer) => resolve(data.toString('utf8'))));
+  socket.send('{"type":"join"}');
+  assert.equal(await echoed, '{"type":"join"}');
+  socket.close();
+  assert.deepEqual(seen.slice(before), [{ url: stagePath(SPACE, pass), upgrade: true }], 'the upstream got the upgrade, pass and all');
+  // What the origin needs from the edge: the Host with its port (it builds links from it) and the edge's secret.
+  const headers = seenHeaders[before];
+  assert.equal(headers?.host, new URL(edgeUrl).host, 'the Host the client sent, port included');
+  assert.equal(headers?.['x-tribune-edge'], EDGE_SECRET);
 });
 
 test('a good pass, or its Space id, percent-encoded is read as the origin reads it, and let through', LIMIT, async () => {
@@ -317,9 +227,9 @@ test('an upgrade without a pass, or with an empty one, is refused at the edge wi
 
 test('a pass for another Space is refused at the edge with 403 TOKEN_WRONG_SPACE', LIMIT, async () => {
   for (const [what, pass, spaceId] of [
-    ['a 14-character Space’s pass on another', await tokens.issue({ spaceId: OTHER_SPACE, accountId: ACCOUNT }), SPACE],
-    ['a 10-character Space’s pass on a 14-character one it prefixes', await tokens.issue({ spaceId: SHORT_SPACE, accountId: ACCOUNT }), `${SHORT_SPACE}abcd`],
-    ['a 14-character Space’s pass on the 10-character id it starts with', await tokens.issue({ spaceId: `${SHORT_SPACE}abcd`, accountId: ACCOUNT }), SHORT_SPACE],
+    ['another Space’s pass on this one', await tokens.issue({ spaceId: OTHER_SPACE, accountId: ACCOUNT }), SPACE],
+    // The edge compares the whole id: a pass whose Space is a prefix of this one's is not this one's.
+    ['a pass whose Space is the first 10 characters of this one’s id', await tokens.issue({ spaceId: SPACE.slice(0, 10), accountId: ACCOUNT }), SPACE],
   ] as const) {
     const expected = await originRefusal(pass, spaceId);
     assert.equal(expected.status, 403);
@@ -327,8 +237,30 @@ test('a pass for another Space is refused at the edge with 403 TOKEN_WRONG_SPACE
   }
 });
 
+test('ids the origin did not mint stop at the edge, even with a pass for them: a 10-character id 404 ROUTE_NOT_FOUND, a made-up 14-character one 404 SPACE_NOT_FOUND', LIMIT, async () => {
+  const short = SPACE.slice(0, 10);
+  // The same random part under another tag: never one the origin minted.
+  const last = SPACE.at(-1) ?? '';
+  const madeUp = SPACE.slice(0, -1) + (ID_ALPHABET[(ID_ALPHABET.indexOf(last) + 1) % ID_ALPHABET.length] ?? '');
+  assert.equal(ids.isGenuine(madeUp), false);
+  for (const [what, spaceId, code] of [
+    ['a 10-character id (the old form), which matches no route of the edge', short, 'ROUTE_NOT_FOUND'],
+    ['a 14-character id whose tag is wrong', madeUp, 'SPACE_NOT_FOUND'],
+  ] as const) {
+    const path = stagePath(spaceId, await tokens.issue({ spaceId, accountId: ACCOUNT }));
+    await assertRefusedAtEdge(what, path, { status: 404, body: JSON.parse(JSON.stringify(new TribuneError(code).toBody())) as ErrorBody });
+  }
+});
+
 test('a good pass on a path the origin routes to no stage (doubled slash, dot segments) names no Space at the edge: 403 TOKEN_WRONG_SPACE', LIMIT, async () => {
-  // The origin answers these 404 ROUTE_NOT_FOUND; either way nothing opens.
+  // nginx normalises these paths before it picks a location (merge_slashes,
+  // dot segments resolved), so they land in the real stage location, not the
+  // catch-all: the id it captures from the normalised $uri is genuine and
+  // passes the id check. The pass check reads $request_uri, the path as the
+  // client spelled it (and as proxy_pass would forward it), which is no
+  // stage path, so it names no Space and no pass is for it: 403
+  // TOKEN_WRONG_SPACE. The origin answers these paths 404 ROUTE_NOT_FOUND;
+  // either way nothing opens.
   const pass = await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT });
   const query = `?token=${pass}`;
   for (const path of [`//api/spaces/${SPACE}/stage${query}`, `/api/spaces/x/../${SPACE}/stage${query}`, `/api/spaces/./${SPACE}/stage${query}`]) {
@@ -423,9 +355,10 @@ test('a good pass whose signature is re-encoded (padding, the standard base64 al
   }
 });
 
-test('an edge whose pass key variables are broken refuses even a good pass (500) and lets nothing through', LIMIT, async () => {
+test('an edge whose pass key is the renderer’s placeholder refuses even a good pass (500) and lets nothing through', LIMIT, async () => {
+  assert.ok(brokenEdge);
   const before = seen.length;
-  const answer = await upgrade(stagePath(SPACE, await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT })), brokenEdgeUrl);
+  const answer = await upgrade(stagePath(SPACE, await tokens.issue({ spaceId: SPACE, accountId: ACCOUNT })), brokenEdge.url);
   assert.equal(answer.status, 500);
   assert.deepEqual(seen.slice(before), []);
 });

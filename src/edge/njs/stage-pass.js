@@ -56,8 +56,8 @@ const SIGNATURE_CHARS = 86;
 const SPKI_P256_PREFIX = '3059301306072a8648ce3d020106082a8648ce3d03010703420004';
 /** The stage route as sent, its id segment still escaped. */
 const STAGE_PATH = /^\/api\/spaces\/([^/?]+)\/stage(?:\?|$)/;
-/** Space ids are [a-z2-9], 10 characters today and 14 soon: the exact length is not this file's business. */
-const SPACE_ID = /^[a-z2-9]{10,16}$/;
+/** Public ids (src/wire/public-id.ts); the edge's stage route has already checked the shape and the tag. */
+const SPACE_ID = /^[a-z2-9]{14}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** The catalogue entries this check can answer with (src/wire/errors.ts; the edge test keeps them equal). */
