@@ -27,6 +27,7 @@
 import { createECDH, createHmac, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { TribuneError } from '../wire/errors.js';
+import { STAGE_PASS_MAX_CHARS } from '../wire/limits.js';
 
 export interface StageGrant {
   spaceId: string;
@@ -50,8 +51,6 @@ export interface StagePassKeys {
 const ISSUER = 'tribune';
 const AUDIENCE = 'stage';
 const ALGORITHM = 'ES256';
-/** Longest pass accepted, in characters; an ES256 pass is about 300. */
-export const STAGE_PASS_MAX_CHARS = 2048;
 const KEY_LABEL = 'tribune stage-pass ES256 v1';
 /** The order n of the base point of P-256 (SEC 2 §2.4.2). */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;

@@ -38,6 +38,7 @@
 
 import { PARTS_PER_SEGMENT } from '../hls/hls-types.js';
 import { ERRORS, TribuneError, type ErrorCode } from '../wire/errors.js';
+import { STAGE_PASS_MAX_CHARS } from '../wire/limits.js';
 import { ID_ALPHABET, PUBLIC_ID_RANDOM, PUBLIC_ID_SOURCE, PUBLIC_ID_TAG } from '../wire/public-id.js';
 
 export interface EdgeConfigOptions {
@@ -185,9 +186,24 @@ function errorBody(code: ErrorCode): string {
   return `${ERRORS[code].status} '${body}'`;
 }
 
-/** What the gate needs besides the key: the playlist's shape and the catalogue's bodies. */
+/**
+ * What the njs modules need besides the keys: the playlist's shape, the
+ * longest stage pass, and the catalogue entries they answer with (so neither
+ * module keeps a copy of src/wire/errors.ts).
+ */
 function gateSettings(): string {
-  const codes: ErrorCode[] = ['SPACE_NOT_FOUND', 'CLIP_NOT_FOUND', 'HLS_PART_WITHOUT_MSN', 'HLS_MSN_TOO_FAR', 'HLS_PART_TOO_FAR', 'HLS_NOT_FOUND', 'REPLAY_NOT_FOUND'];
+  const codes: ErrorCode[] = [
+    'SPACE_NOT_FOUND',
+    'CLIP_NOT_FOUND',
+    'HLS_PART_WITHOUT_MSN',
+    'HLS_MSN_TOO_FAR',
+    'HLS_PART_TOO_FAR',
+    'HLS_NOT_FOUND',
+    'REPLAY_NOT_FOUND',
+    'TOKEN_MISSING',
+    'TOKEN_INVALID',
+    'TOKEN_WRONG_SPACE',
+  ];
   const errors = Object.fromEntries(codes.map((code) => [code, { status: ERRORS[code].status, message: ERRORS[code].message }]));
   const settings = {
     alphabet: ID_ALPHABET,
@@ -196,6 +212,7 @@ function gateSettings(): string {
     parts: PARTS_PER_SEGMENT,
     // Segments behind the window the gate still lets a late listener ask the origin for.
     behindSegments: 2,
+    passMaxChars: STAGE_PASS_MAX_CHARS,
     errors,
   };
   return Buffer.from(JSON.stringify(settings)).toString('base64');
@@ -233,6 +250,7 @@ export function renderNginxEdgeConfig(options: EdgeConfigOptions): string {
   const unlimited = (options.unlimited ?? []).map((cidr) => `    ${cidr} 0;`).join('\n');
   const standby = options.standbyOrigin ? `\n    server ${options.standbyOrigin} backup;` : '';
   const gateSocket = `${options.prefix}/gate.sock`;
+  const settings = gateSettings();
   const log = options.accessLog
     ? `log_format edge '$msec $status $upstream_cache_status "$request_uri" $upstream_addr $request_time';\n  access_log ${options.accessLog} edge buffer=256k flush=1s;`
     : 'access_log off;';
@@ -347,7 +365,7 @@ ${unlimited}
     listen ${options.listen} reuseport backlog=65535;
     limit_conn tribune_conn ${limits.connectionsPerIp};
     set $tribune_id_key "${options.idKey}";
-    set $tribune_gate "${gateSettings()}";
+    set $tribune_gate "${settings}";
 
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -522,7 +540,7 @@ ${page()}
   server {
     listen unix:${gateSocket};
     set $tribune_id_key "${options.idKey}";
-    set $tribune_gate "${gateSettings()}";
+    set $tribune_gate "${settings}";
     proxy_http_version 1.1;
     proxy_set_header Connection "";
 ${indent(toOrigin('$http_x_forwarded_for'), '    ')}

@@ -20,7 +20,6 @@ export interface WorkQueueOptions {
 
 interface Waiter {
   start: () => void;
-  refuse: (error: TribuneError) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -61,7 +60,6 @@ export class WorkQueue {
           clearTimeout(waiter.timer);
           resolve();
         },
-        refuse: reject,
         timer: setTimeout(() => {
           const index = this.waiting.indexOf(waiter);
           if (index >= 0) this.waiting.splice(index, 1);

@@ -1,4 +1,7 @@
 /** Limits on what clients send to the HTTP API; documented in docs/LIMITS.md. */
+/** Longest stage pass read, in characters (an ES256 pass is about 300): the origin and the edge refuse longer ones. */
+export const STAGE_PASS_MAX_CHARS = 2048;
+
 export const API_LIMITS = {
   /** Largest JSON body on the Spaces API, in bytes. */
   maxBodyBytes: 4 * 1024,

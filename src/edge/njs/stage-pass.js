@@ -46,8 +46,6 @@
  * fresh clone of the VM), so the key is imported on every check.
  */
 
-/** Longest pass the origin reads, in characters (STAGE_PASS_MAX_CHARS). */
-const MAX_PASS_CHARS = 2048;
 /** Seconds past `exp` a pass is still let through, for clocks that disagree. */
 const CLOCK_SKEW_S = 5;
 /** Base64url length of a 64-byte ES256 signature (r || s). */
@@ -60,12 +58,14 @@ const STAGE_PATH = /^\/api\/spaces\/([^/?]+)\/stage(?:\?|$)/;
 const SPACE_ID = /^[a-z2-9]{14}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-/** The catalogue entries this check can answer with (src/wire/errors.ts; the edge test keeps them equal). */
-const REFUSALS = {
-  TOKEN_MISSING: { status: 401, message: 'A stage pass is required (POST /api/spaces/:id/stage-pass)' },
-  TOKEN_INVALID: { status: 401, message: 'The token is malformed, forged or expired' },
-  TOKEN_WRONG_SPACE: { status: 403, message: 'The token belongs to another Space' },
-};
+/**
+ * The longest pass the origin reads (STAGE_PASS_MAX_CHARS) and the catalogue's
+ * TOKEN_* entries (src/wire/errors.ts), from the renderer's $tribune_gate
+ * (base64 JSON, src/edge/nginx-edge-config.ts), which the gate reads too.
+ */
+function settings(r) {
+  return JSON.parse(Buffer.from(r.variables.tribune_gate, 'base64').toString());
+}
 /** The origin's `details` for a pass it cannot read or verify (stage-tokens.ts). */
 const UNREADABLE = 'bad signature or format';
 
@@ -77,15 +77,16 @@ function check(r) {
     r.return(500);
     return;
   }
+  const s = settings(r);
   const requestUri = r.variables.request_uri || '';
   const passes = tokenParameters(requestUri);
   // Repeated, the parameter is a list at the origin, which is never empty and never a pass.
-  if (passes.length > 1) return refuse(r, 'TOKEN_INVALID', UNREADABLE);
-  if (passes.length === 0 || passes[0] === '') return refuse(r, 'TOKEN_MISSING');
+  if (passes.length > 1) return refuse(r, s, 'TOKEN_INVALID', UNREADABLE);
+  if (passes.length === 0 || passes[0] === '') return refuse(r, s, 'TOKEN_MISSING');
   const pass = passes[0];
-  if (pass.length > MAX_PASS_CHARS) return refuse(r, 'TOKEN_INVALID', 'too long');
+  if (pass.length > s.passMaxChars) return refuse(r, s, 'TOKEN_INVALID', 'too long');
   const jws = readCompact(pass);
-  if (!jws) return refuse(r, 'TOKEN_INVALID', UNREADABLE);
+  if (!jws) return refuse(r, s, 'TOKEN_INVALID', UNREADABLE);
   const spaceId = spaceOf(requestUri);
 
   crypto.subtle
@@ -107,10 +108,10 @@ function check(r) {
       },
     )
     .then(function (valid) {
-      if (!valid) return refuse(r, 'TOKEN_INVALID', UNREADABLE);
+      if (!valid) return refuse(r, s, 'TOKEN_INVALID', UNREADABLE);
       const problem = claimsProblem(jws.payload, Math.floor(Date.now() / 1000));
-      if (problem) return refuse(r, 'TOKEN_INVALID', problem);
-      if (jws.payload.sub !== spaceId) return refuse(r, 'TOKEN_WRONG_SPACE');
+      if (problem) return refuse(r, s, 'TOKEN_INVALID', problem);
+      if (jws.payload.sub !== spaceId) return refuse(r, s, 'TOKEN_WRONG_SPACE');
       r.return(204);
     })
     .catch(function (error) {
@@ -208,11 +209,12 @@ function publicKeySpki(x, y) {
   return Buffer.concat([Buffer.from(SPKI_P256_PREFIX, 'hex'), xBytes, yBytes]);
 }
 
-function refuse(r, code, details) {
-  const error = { code: code, message: REFUSALS[code].message };
+function refuse(r, s, code, details) {
+  const entry = s.errors[code];
+  const error = { code: code, message: entry.message };
   if (details !== undefined) error.details = details;
   r.headersOut['X-Tribune-Refusal'] = JSON.stringify({ error: error });
-  r.return(REFUSALS[code].status);
+  r.return(entry.status);
 }
 
 export default { check };
