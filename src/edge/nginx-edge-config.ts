@@ -213,6 +213,8 @@ function gateSettings(): string {
     // Segments behind the window the gate still lets a late listener ask the origin for.
     behindSegments: 2,
     passMaxChars: STAGE_PASS_MAX_CHARS,
+    // A feed version further than this past the edge's clock cannot exist yet (versions are the origin's clock in ms).
+    feedAheadMs: 10_000,
     errors,
   };
   return Buffer.from(JSON.stringify(settings)).toString('base64');
@@ -578,7 +580,9 @@ ${stateLocation('replay', '/replay/$tribune_sid/playlist.m3u8', '60s')}
       proxy_cache_min_uses 0;
       proxy_ignore_headers Cache-Control Expires Set-Cookie;
       proxy_cache_valid 200 404 410 ${valid};
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      # No stale copies: the gate judges by this, and an expired copy can be
+      # minutes old. Waiters share one refresh (the lock); when the origin fails,
+      # the gate gets the error and sends the request on.
       subrequest_output_buffer_size 512k;
 ${indent(toOrigin('""'), '      ')}
       proxy_pass http://tribune_origin${upstreamPath};

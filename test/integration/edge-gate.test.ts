@@ -25,12 +25,13 @@ let server: RunningTribune;
 let edge: RunningEdge;
 let space: TestSpace;
 let bot: SpeakerBot;
+let edgeSecret: string;
 /** What the origin read: for clients (through the edge, with their address) and the edge's own reads. */
 const origin = { forClients: [] as string[], edgeOwn: [] as string[] };
 
 before(async () => {
   assert.ok(nginxInstalled(), 'nginx and libnginx-mod-http-js are not installed: the test command installs them from Debian’s packages');
-  const edgeSecret = randomBytes(24).toString('hex');
+  edgeSecret = randomBytes(24).toString('hex');
   server = await startTribune({ edgeSecret });
   const count = (request: IncomingMessage): void => {
     (request.headers['x-forwarded-for'] === undefined ? origin.edgeOwn : origin.forClients).push(request.url ?? '');
@@ -168,6 +169,35 @@ test('feed versions: an old one and one past any version are answered by the edg
   const answer = await held;
   assert.equal(answer.status, 200);
   assert.ok(((await answer.json()) as { version: number }).version > current.version);
+});
+
+test('a listener holding a version newer than the edge\'s copies of the feed is never answered with an older one', async () => {
+  const listener = await server.account();
+  const feedPath = `/api/spaces/${space.space.id}/feed`;
+  /** The origin's current version, asked of the origin itself (as an edge would). */
+  const originVersion = async (): Promise<number> =>
+    ((await (await fetch(`${server.url}${feedPath}`, { headers: { 'x-tribune-edge': edgeSecret } })).json()) as { version: number }).version;
+  /** A reaction, then until the feed has a version after `than` (reactions go out once a second). */
+  const react = async (than: number): Promise<void> => {
+    await listener.bot('POST', `/api/spaces/${space.space.id}/reactions`, { emoji: '👏' });
+    const deadline = Date.now() + 5_000;
+    while ((await originVersion()) <= than && Date.now() < deadline) await sleep(50);
+  };
+  for (let round = 0; round < 3; round++) {
+    // The edge reads the feed (its copies now hold this version for up to a second) ...
+    const before = await originVersion();
+    await get(`${feedPath}?v=${before - 1}`);
+    await get(`${feedPath}?v=${before + 1}`);
+    // ... then the Space moves on, and a listener who has the newest version asks after it.
+    await react(before);
+    const newest = await originVersion();
+    assert.ok(newest > before);
+    const held = fetch(`${edge.url}${feedPath}?v=${newest}`);
+    await sleep(200);
+    await react(newest);
+    const answer = (await (await held).json()) as { version: number };
+    assert.ok(answer.version > newest, `round ${round}: asked after ${newest}, got ${answer.version}`);
+  }
 });
 
 test('made-up ids stop at the edge on every route; the edge reads the live state at most about once a second per kind', async () => {

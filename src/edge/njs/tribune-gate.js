@@ -17,8 +17,9 @@
  *   part or segment already published is answered with the current playlist
  *   at once; a part or segment past the hinted next part, or behind the
  *   window, is a 404.
- * - A feed version that is not the current one: the origin would answer it
- *   at once with the current version, which the edge holds.
+ * - A feed version older than the edge's copy, or one past the origin's clock:
+ *   the origin would answer it at once with the current version, which the
+ *   edge holds.
  * - A replay segment past the replay's end.
  *
  * Everything else goes to the origin (`@origin`), where it was going anyway.
@@ -141,10 +142,12 @@ async function mediaRequest(r, s, id, kind, msn, part) {
     return toOrigin(r);
   }
   if (part >= s.parts) return refuse(r, s, 'HLS_NOT_FOUND');
-  // The hinted next part is held at the origin (§6.2.6); the edge's copy of the
-  // playlist may be a part old, so one more part is let through.
+  // The hinted next part is held at the origin (§6.2.6). The edge's copy of the
+  // playlist may be a second or two old, so up to a segment past its newest part
+  // is let through: a player's next part always is.
   if (live.head && !live.ended) {
-    var limit = nextPart(nextPart(live.head, s.parts), s.parts);
+    var limit = live.head;
+    for (var i = 0; i < s.parts; i++) limit = nextPart(limit, s.parts);
     if (after({ msn: msn, part: part }, limit)) return refuse(r, s, 'HLS_NOT_FOUND');
   } else if (live.head && after({ msn: msn, part: part }, live.head)) return refuse(r, s, 'HLS_NOT_FOUND');
   return toOrigin(r);
@@ -173,7 +176,13 @@ async function feedRequest(r, s, id, args) {
   var latest = fresh.status === 200 ? versionOf(fresh) : undefined;
   if (latest === undefined || asked === latest) return toOrigin(r);
   if (asked < latest) return answerWith(r, fresh, 'public, max-age=30');
-  // Past any version there is: the origin would answer its current one at once.
+  // Still newer: even the fresh copy can be a second old, and a listener may hold a
+  // version published since. Versions are the origin's clock in ms, so only one
+  // past the clock (with room for the two clocks to differ) cannot exist yet; the
+  // origin would answer it at once with its current version, and so may we. Anything
+  // nearer goes to the origin: answering it from here could hand a listener a
+  // version older than the one it has.
+  if (asked <= Date.now() + s.feedAheadMs) return toOrigin(r);
   return answerWith(r, fresh, 'no-store');
 }
 
